@@ -1,0 +1,31 @@
+"""Who is calling the API: a bearer token (people and machine clients) or the console session."""
+from __future__ import annotations
+
+from flask import g, request, session
+from flask_smorest import abort
+
+from caseflow.extensions import db
+from caseflow.models import Person
+from caseflow.security.actor import Actor
+from caseflow.security.tokens import actor_for_token
+
+
+def current_actor(required: bool = True) -> Actor | None:
+    """The authenticated actor; aborts with 401 when ``required`` and nobody is signed in."""
+    if "actor" in g:
+        return g.actor  # type: ignore[no-any-return]
+    actor = None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        actor = actor_for_token(db.session(), header[7:].strip())
+        if actor is None:
+            abort(401, message="invalid or revoked API token")
+        db.session.commit()  # keeps last_used_at
+    elif session.get("person_id"):
+        person = db.session.get(Person, session["person_id"])
+        if person is not None and person.active:
+            actor = Actor.from_person(person)
+    if actor is None and required:
+        abort(401, message="authentication required: send 'Authorization: Bearer <token>' or sign in")
+    g.actor = actor
+    return actor

@@ -1,0 +1,12 @@
+"""The list of API modules with a ``blp``; each capability adds its module name here."""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+MODULES: list[str] = []
+
+
+def load() -> list[Any]:
+    """Import every listed module and return its blueprint."""
+    return [importlib.import_module(m).blp for m in MODULES]

@@ -1,0 +1,53 @@
+"""When a deadline falls due: wall-clock or working time on the configured calendar."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caseflow.models import CalendarOverride, Department
+from caseflow.workflow.definition import DeadlineSpec
+from caseflow.worktime import DEFAULT_HOURS, DEFAULT_TZ, WorkCalendar
+
+
+def _settings() -> tuple[str, str]:
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return current_app.config.get("WORKDAY_HOURS", DEFAULT_HOURS), current_app.config.get("TIMEZONE", DEFAULT_TZ)
+    return DEFAULT_HOURS, DEFAULT_TZ
+
+
+def calendar_for(session: Session, center_id: int | None = None, hours: str | None = None) -> WorkCalendar:
+    """The working calendar: configured hours (or a unit's own), statutory days, overrides.
+
+    Center-specific overrides win over global ones for the same date.
+    """
+    default_hours, tz = _settings()
+    rows = session.execute(
+        select(CalendarOverride.day, CalendarOverride.is_workday, CalendarOverride.center_id).where(
+            (CalendarOverride.center_id.is_(None)) | (CalendarOverride.center_id == center_id)
+        )
+    ).all()
+    overrides: dict = {}
+    for day, is_workday, cid in sorted(rows, key=lambda r: r[2] is not None):
+        overrides[day] = is_workday
+    return WorkCalendar(hours=hours or default_hours, tz=tz, overrides=overrides)
+
+
+def item_calendar(session: Session, item: object) -> WorkCalendar:
+    """The calendar that applies to an item: its department's hours if set, its center's overrides."""
+    hours = None
+    dept_id = getattr(item, "department_id", None)
+    if dept_id:
+        hours = session.execute(select(Department.working_hours).where(Department.id == dept_id)).scalar() or None
+    return calendar_for(session, getattr(item, "center_id", None), hours)
+
+
+def compute_due(session: Session, spec: DeadlineSpec, item: object, start: datetime) -> datetime:
+    """The due time of ``spec`` for ``item`` armed at ``start`` (UTC)."""
+    if spec.clock == "working":
+        cal = item_calendar(session, item)
+        return cal.add_working(start, spec.duration_for(item, cal.day_length))
+    return start + spec.duration_for(item, timedelta(days=1))

@@ -1,0 +1,87 @@
+"""Fire a deadline: idempotent, never early, only while the item is still where it was armed."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caseflow.effects import Effects
+from caseflow.models import ITEM_MODELS, Deadline, utcnow
+from caseflow.security.actor import Actor
+from caseflow.services import ledger, transition
+from caseflow.workflow.engine import WorkflowCatalog
+
+log = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class FireOutcome:
+    """What a firing attempt did: ``fired``, ``early`` (retry later), or why it was a no-op."""
+
+    result: str
+    deadline_id: int
+    seconds_early: float = 0.0
+
+
+def fire_deadline(session: Session, catalog: WorkflowCatalog, deadline_id: int) -> FireOutcome:
+    """Expire one deadline in one transaction, then run its effects after commit.
+
+    Locks the row; does nothing unless it is still pending, due, and the item is in the
+    same state visit (``state_seq``) that armed it. Firing twice is therefore harmless.
+    """
+    effects = Effects()
+    try:
+        ref = session.execute(
+            select(Deadline.item_type, Deadline.item_id).where(Deadline.id == deadline_id)
+        ).first()
+        if ref is None:
+            session.rollback()
+            return FireOutcome("missing", deadline_id)
+        # Lock order item -> deadline, as transitions do, so the two never deadlock.
+        item = transition.lock_item(session, ref.item_type, ref.item_id)
+        row = session.execute(
+            select(Deadline).where(Deadline.id == deadline_id).with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        if row.status != "pending":
+            session.rollback()
+            return FireOutcome(f"already {row.status}", deadline_id)
+        now = utcnow()
+        if now < row.due_at:
+            session.rollback()
+            return FireOutcome("early", deadline_id, (row.due_at - now).total_seconds())
+        row.fire_attempts += 1
+        if item.state != row.state or item.state_seq != row.state_seq:
+            # The item moved on without cancelling us (should not happen); close the row quietly.
+            row.status = "cancelled"
+            row.cancelled_at = now
+            session.commit()
+            return FireOutcome("stale", deadline_id)
+        row.status = "fired"
+        row.fired_at = now
+        ledger.append(
+            session, item_type=item.item_type, item_id=item.id, trigger=f"deadline:{row.key}",
+            actor=Actor.system("deadline"), role="system", at=now, from_state=item.state,
+            to_state=item.state, workflow=item.workflow, workflow_version=item.workflow_version,
+            payload={"deadline_id": row.id, "due_at": row.due_at.isoformat(),
+                     "lag_s": round((now - row.due_at).total_seconds(), 3)},
+        )
+        chain = (row.on_expiry or {}).get("escalation")
+        if chain:
+            from .escalation import start_chain  # escalation imports this module's peers
+
+            start_chain(session, catalog, item, chain, now, effects, deadline=row)
+        trig = (row.on_expiry or {}).get("trigger")
+        if trig:
+            transition.apply(
+                session, catalog, row.item_type, row.item_id, trig, actor=Actor.system("deadline"),
+                data={"deadline": row.key}, comment="", effects=effects,
+            )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        effects.discard()
+        raise
+    effects.dispatch()
+    return FireOutcome("fired", deadline_id)

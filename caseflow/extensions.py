@@ -1,0 +1,99 @@
+"""Shared services, created unbound and bound to an app in ``init_app`` (no I/O at import)."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+
+class Database:
+    """The SQLAlchemy engine and a request/job-scoped session for one app."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.session: scoped_session[Session] = scoped_session(sessionmaker())
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config["DATABASE_URL"] or default_sqlite_url(app.instance_path)
+        app.config["DATABASE_URL"] = url
+        self.engine = make_engine(url)
+        self.session.remove()
+        self.session.configure(bind=self.engine, expire_on_commit=False)
+        app.extensions["caseflow.db"] = self
+
+        @app.teardown_appcontext
+        def _remove_session(_exc: BaseException | None) -> None:
+            self.session.remove()
+
+    def dispose_after_fork(self) -> None:
+        """A forked process must not reuse its parent's connections."""
+        if self.engine is not None:
+            self.engine.dispose(close=False)
+
+
+def default_sqlite_url(instance_path: str) -> str:
+    """The newcomer default: a SQLite file in the instance folder."""
+    os.makedirs(instance_path, exist_ok=True)
+    return "sqlite:///" + os.path.join(instance_path, "caseflow.sqlite3")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine with the settings caseflow relies on for each backend."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Foreign keys off by default in SQLite; WAL lets readers run beside the writer.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        # pysqlite's own transaction handling defers BEGIN; take the write lock at BEGIN
+        # so SELECT-then-UPDATE cannot interleave between two writers.
+        @event.listens_for(engine, "connect")
+        def _no_pysqlite_begin(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, **kwargs)
+
+
+db = Database()
+
+
+def get_redis(app: Flask | None = None):  # type: ignore[no-untyped-def]
+    """The app's Redis connection (an embedded server when no URL is configured)."""
+    import redis
+
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    conn = app.extensions.get("caseflow.redis")
+    if conn is None:
+        url = app.config["REDIS_URL"]
+        if not url:
+            from caseflow.embedded_redis import ensure_embedded_redis
+
+            url = ensure_embedded_redis(app.instance_path)
+            app.config["REDIS_URL"] = url
+        conn = redis.Redis.from_url(url)
+        app.extensions["caseflow.redis"] = conn
+    return conn
+
+
+def get_queue(name: str, app: Flask | None = None):  # type: ignore[no-untyped-def]
+    """An RQ queue on the app's Redis."""
+    from rq import Queue
+
+    return Queue(name, connection=get_redis(app))

@@ -1,0 +1,26 @@
+"""caseflow's SQLAlchemy models, one module per aggregate; import them from here."""
+from .base import Base, utcnow
+from .calendar import CalendarOverride
+from .case import CHANNELS, Case
+from .category import TIERS, Category
+from .deadline import Deadline, EscalationNotice, EscalationRun, Notification
+from .duty import DutyShift, Handover
+from .geo import AREA_KINDS, Area, Grid
+from .instruction import SEVERITIES, Instruction
+from .item import WorkflowItem
+from .ledger import AccessDenial, LedgerEntry
+from .org import ActionGroup, Center, Department, LeaderPosition
+from .people import CLIENT_KINDS, ROLES, ApiToken, Person, PersonRole
+from .returns import ReturnRequest
+
+ITEM_MODELS: dict[str, type[WorkflowItem]] = {
+    m.item_type: m for m in (Case, Instruction, ReturnRequest, DutyShift, Handover)
+}
+
+__all__ = [
+    "AREA_KINDS", "CHANNELS", "CLIENT_KINDS", "ITEM_MODELS", "ROLES", "SEVERITIES", "TIERS",
+    "AccessDenial", "ActionGroup", "CalendarOverride", "ApiToken", "Area", "Base", "Case", "Category", "Center",
+    "Deadline", "Department", "DutyShift", "EscalationNotice", "EscalationRun", "Grid", "Handover",
+    "Instruction", "LeaderPosition", "LedgerEntry", "Notification", "Person", "PersonRole",
+    "ReturnRequest", "WorkflowItem", "utcnow",
+]

@@ -1,0 +1,48 @@
+"""Urban-operations cases (城运案件)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base
+from .category import Category
+from .geo import Grid
+from .item import WorkflowItem
+from .org import Center, Department
+from .people import Person
+
+CHANNELS = ("patrol", "hotline", "app", "sensor", "linkage_110", "referral")
+
+
+class Case(WorkflowItem, Base):
+    """A reported problem, from discovery to archive; its lifecycle is its tier's workflow."""
+
+    __tablename__ = "case"
+    item_type = "case"
+
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_ref: Mapped[str | None] = mapped_column(String(80))  # 12345 ticket, sensor event id
+    tier: Mapped[str] = mapped_column(String(16))
+    urgent: Mapped[bool] = mapped_column(default=False)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    center_id: Mapped[int | None] = mapped_column(ForeignKey("center.id"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"))
+    area_kind: Mapped[str] = mapped_column(String(16), default="main_urban")
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(String(200), default="")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    reported_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+
+    category: Mapped[Category | None] = relationship()
+    center: Mapped[Center | None] = relationship()
+    grid: Mapped[Grid | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    reporter: Mapped[Person | None] = relationship()

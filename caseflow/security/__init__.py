@@ -1,0 +1,1 @@
+"""Identity and access: actors, passwords, tokens and scope checks."""

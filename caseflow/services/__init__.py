@@ -1,0 +1,1 @@
+"""The operations users perform. Each owns its transaction and raises domain errors."""

@@ -1,0 +1,244 @@
+"""Every transition of every item goes through ``fire``: lock, check, change, ledger, deadlines,
+commit, then effects."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from caseflow.deadlines.arming import arm_for_state, cancel_for_state
+from caseflow.effects import Effects
+from caseflow.errors import (
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    TransitionRejected,
+    UnknownTrigger,
+    ValidationFailed,
+)
+from caseflow.models import ITEM_MODELS, WorkflowItem, utcnow
+from caseflow.security.actor import Actor
+from caseflow.workflow.context import TransitionContext
+from caseflow.workflow.definition import TransitionSpec, WorkflowDefinition
+from caseflow.workflow.engine import WorkflowCatalog
+
+from . import ledger
+from .access import can_see_department_item, deny
+
+
+def item_label(item: WorkflowItem) -> str:
+    """``case 12`` style label for messages and audit rows."""
+    return f"{item.item_type} {item.id}"
+
+
+def lock_item(session: Session, item_type: str, item_id: int) -> WorkflowItem:
+    """Load an item with a row lock (``FOR UPDATE``; SQLite serialises writers instead)."""
+    model = ITEM_MODELS.get(item_type)
+    if model is None:
+        raise NotFound(f"unknown item type {item_type!r}")
+    item = session.execute(
+        select(model).where(model.id == item_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if item is None:
+        raise NotFound(f"{item_type} {item_id} not found")
+    return item
+
+
+def choose_role(actor: Actor, spec: TransitionSpec) -> str | None:
+    """The first of the transition's roles that the actor holds, in the YAML's order."""
+    for role in spec.roles:
+        if role in actor.roles:
+            return role
+    return None
+
+
+def check_required(spec: TransitionSpec, data: dict[str, Any]) -> None:
+    """Each field the transition ``requires`` must be present and non-blank."""
+    for name in spec.requires:
+        value = data.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()) or value == []:
+            raise ValidationFailed(f"{name} is required for {spec.trigger}", field=name)
+
+
+def department_scope(item: WorkflowItem) -> set[int | None]:
+    """Departments whose handlers may act on the item."""
+    fn = getattr(item, "scope_department_ids", None)
+    return set(fn()) if callable(fn) else {item.owner_department_id()}
+
+
+def fire(
+    session: Session,
+    catalog: WorkflowCatalog,
+    item_type: str,
+    item_id: int,
+    trigger: str,
+    *,
+    actor: Actor,
+    data: dict[str, Any] | None = None,
+    comment: str = "",
+    expected_state: str | None = None,
+    effects: Effects | None = None,
+) -> WorkflowItem:
+    """Fire ``trigger`` on an item as ``actor`` and commit; effects run after the commit.
+
+    Raises ``NotFound``, ``UnknownTrigger``, ``InvalidTransition``, ``PermissionDenied``,
+    ``ValidationFailed``, ``TransitionRejected`` or ``Conflict``; on any of them nothing is written.
+    ``expected_state`` lets a caller that showed the user a state refuse a stale click.
+    """
+    data = dict(data or {})
+    effects = effects if effects is not None else Effects()
+    try:
+        item = apply(session, catalog, item_type, item_id, trigger, actor=actor, data=data,
+                     comment=comment, expected_state=expected_state, effects=effects)
+        session.commit()
+    except (StaleDataError, IntegrityError, OperationalError) as exc:
+        session.rollback()
+        effects.discard()
+        if isinstance(exc, OperationalError) and not _is_lock_conflict(exc):
+            raise
+        current = _current_state(session, item_type, item_id)
+        raise Conflict(
+            f"{item_type} {item_id} was changed by someone else; it is now '{current}'",
+            details={"state": current},
+        ) from exc
+    except BaseException:
+        session.rollback()
+        effects.discard()
+        raise
+    effects.dispatch()
+    return item
+
+
+def apply(
+    session: Session,
+    catalog: WorkflowCatalog,
+    item_type: str,
+    item_id: int,
+    trigger: str,
+    *,
+    actor: Actor,
+    data: dict[str, Any],
+    comment: str,
+    effects: Effects,
+    expected_state: str | None = None,
+) -> WorkflowItem:
+    """The transition without the commit, for services that change more in the same transaction."""
+    item = lock_item(session, item_type, item_id)
+    definition = catalog.definition(item.workflow, item.workflow_version)
+    if not definition.transitions_for(trigger):
+        raise UnknownTrigger(f"{definition.name} has no trigger {trigger!r}", field="trigger")
+    if expected_state is not None and item.state != expected_state:
+        raise Conflict(
+            f"{item_label(item)} is '{item.state}', not '{expected_state}'", details={"state": item.state}
+        )
+    spec = definition.transition_from(trigger, item.state)
+    if spec is None:
+        raise InvalidTransition(
+            f"{trigger!r} is not allowed while {item_label(item)} is '{item.state}'",
+            details={"state": item.state},
+        )
+    role = choose_role(actor, spec)
+    if role is None:
+        raise deny(session, actor, trigger, item_label(item),
+                   f"role not allowed to {trigger}: needs one of {', '.join(spec.roles)}")
+    if role == "handler" and not can_see_department_item(actor, department_scope(item)):
+        # Do not reveal that the item exists to another department.
+        deny(session, actor, trigger, item_label(item), "item belongs to another department")
+        raise NotFound(f"{item_type} {item_id} not found")
+    check_required(spec, data)
+
+    now = utcnow()
+    ctx = TransitionContext(session=session, actor=actor, role=role, trigger=trigger, data=data,
+                            effects=effects, now=now, comment=comment)
+    from_state = item.state
+    machine = catalog.machine(item.workflow, item.workflow_version)
+    if not machine.events[trigger].trigger(item, ctx=ctx):
+        raise TransitionRejected(
+            f"{trigger!r} refused by check {ctx.failed_guard or 'unknown'}",
+            details={"guard": ctx.failed_guard, "state": from_state},
+        )
+    if spec.dest is not None:
+        enter_state(session, definition, item, from_state, now, effects)
+    ledger.append(
+        session, item_type=item.item_type, item_id=item.id, trigger=trigger, actor=actor, role=role,
+        at=now, from_state=from_state, to_state=item.state, workflow=definition.name,
+        workflow_version=definition.version, payload={**data, **ctx.ledger_extra}, comment=comment,
+    )
+    item.updated_at = now
+    session.flush()
+    return item
+
+
+def enter_state(
+    session: Session,
+    definition: WorkflowDefinition,
+    item: WorkflowItem,
+    from_state: str | None,
+    now: Any,
+    effects: Effects,
+) -> None:
+    """Bookkeeping on entering a state: bump the visit counter, swap the deadlines."""
+    if from_state is not None:
+        cancel_for_state(session, item, from_state, item.state_seq, now)
+    item.state_seq = (item.state_seq or 0) + 1
+    item.state_entered_at = now
+    arm_for_state(session, definition, item, now, effects)
+
+
+def start(
+    session: Session,
+    catalog: WorkflowCatalog,
+    item: WorkflowItem,
+    *,
+    workflow: str,
+    actor: Actor,
+    role: str,
+    trigger: str = "create",
+    payload: dict[str, Any] | None = None,
+    comment: str = "",
+    effects: Effects | None = None,
+    commit: bool = True,
+) -> WorkflowItem:
+    """Put a new item on the latest version of ``workflow`` in its initial state."""
+    definition = catalog.latest(workflow)
+    if definition.item != item.item_type:
+        raise ValueError(f"workflow {workflow} drives {definition.item}, not {item.item_type}")
+    effects = effects if effects is not None else Effects()
+    now = utcnow()
+    item.workflow = definition.name
+    item.workflow_version = definition.version
+    item.state = definition.initial
+    item.state_seq = 0
+    item.created_at = item.created_at or now
+    session.add(item)
+    session.flush()
+    enter_state(session, definition, item, None, now, effects)
+    ledger.append(
+        session, item_type=item.item_type, item_id=item.id, trigger=trigger, actor=actor, role=role,
+        at=now, from_state=None, to_state=item.state, workflow=definition.name,
+        workflow_version=definition.version, payload=payload or {}, comment=comment,
+    )
+    if commit:
+        try:
+            session.commit()
+        except BaseException:
+            session.rollback()
+            effects.discard()
+            raise
+        effects.dispatch()
+    return item
+
+
+def _is_lock_conflict(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower() if exc.orig else str(exc).lower()
+    return "deadlock" in text or "could not serialize" in text or "database is locked" in text
+
+
+def _current_state(session: Session, item_type: str, item_id: int) -> str:
+    model = ITEM_MODELS[item_type]
+    state = session.execute(select(model.state).where(model.id == item_id)).scalar_one_or_none()
+    session.rollback()
+    return state or "unknown"
