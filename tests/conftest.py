@@ -26,6 +26,18 @@ from caseflow.models import Base
 RUN_TOKEN = secrets.token_hex(4)
 
 
+def _migrate(url: str) -> None:
+    """Migrate, then create any table a capability added since the last migration file.
+
+    ``tests/integration/test_migrations.py`` fails while such tables exist, so a missing
+    migration cannot slip through.
+    """
+    engine = make_engine(url)
+    upgrade(engine)
+    Base.metadata.create_all(engine, checkfirst=True)
+    engine.dispose()
+
+
 def _postgres_url() -> str | None:
     return os.environ.get("CASEFLOW_TEST_DATABASE_URL") or None
 
@@ -37,9 +49,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if server is None:
         path = tmp_path_factory.mktemp("db") / "caseflow-test.sqlite3"
         url = f"sqlite:///{path}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
+        _migrate(url)
         yield url
         return
     name = f"caseflow_test_{RUN_TOKEN}"
@@ -47,9 +57,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    _migrate(url)
     try:
         yield url
     finally:
