@@ -15,6 +15,8 @@ class DomainError(Exception):
         self.message = message
         self.field = field
         self.details = details or {}
+        # Set when the refusal must be kept for audit; written after the rollback.
+        self.audit: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The body of the API's error response."""

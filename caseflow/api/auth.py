@@ -1,7 +1,7 @@
 """Who is calling the API: a bearer token (people and machine clients) or the console session."""
 from __future__ import annotations
 
-from flask import g, request, session
+from flask import request, session
 from flask_smorest import abort
 
 from caseflow.extensions import db
@@ -12,8 +12,9 @@ from caseflow.security.tokens import actor_for_token
 
 def current_actor(required: bool = True) -> Actor | None:
     """The authenticated actor; aborts with 401 when ``required`` and nobody is signed in."""
-    if "actor" in g:
-        return g.actor  # type: ignore[no-any-return]
+    # Cached per request (not on g: an app context can outlive a request).
+    if "caseflow.actor" in request.environ:
+        return request.environ["caseflow.actor"]  # type: ignore[no-any-return]
     actor = None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
@@ -27,5 +28,5 @@ def current_actor(required: bool = True) -> Actor | None:
             actor = Actor.from_person(person)
     if actor is None and required:
         abort(401, message="authentication required: send 'Authorization: Bearer <token>' or sign in")
-    g.actor = actor
+    request.environ["caseflow.actor"] = actor
     return actor

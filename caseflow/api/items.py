@@ -11,7 +11,7 @@ from caseflow.errors import NotFound
 from caseflow.extensions import db
 from caseflow.models import ITEM_MODELS, LedgerEntry, WorkflowItem
 from caseflow.services import transition
-from caseflow.services.access import can_see_department_item
+from caseflow.services.access import can_see_department_item, deny, record_audit
 from caseflow.workflow.engine import get_catalog
 
 from .auth import current_actor
@@ -25,8 +25,14 @@ def visible_item(item_type: str, item_id: int) -> WorkflowItem:
     actor = current_actor()
     model = ITEM_MODELS.get(item_type)
     item = db.session.get(model, item_id) if model else None
-    if item is None or not can_see_department_item(actor, transition.department_scope(item)):  # type: ignore[arg-type]
+    if item is None:
         raise NotFound(f"{item_type} {item_id} not found")
+    if not can_see_department_item(actor, transition.department_scope(item)):  # type: ignore[arg-type]
+        err = deny(actor, "view", f"{item_type} {item_id}", "item belongs to another department",  # type: ignore[arg-type]
+                   NotFound(f"{item_type} {item_id} not found"))
+        db.session.rollback()
+        record_audit(db.session(), err)
+        raise err
     return item
 
 

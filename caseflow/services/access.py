@@ -5,7 +5,7 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from caseflow.errors import PermissionDenied
+from caseflow.errors import DomainError, PermissionDenied
 from caseflow.models import AccessDenial
 from caseflow.security.actor import Actor
 
@@ -15,23 +15,26 @@ log = logging.getLogger("caseflow.access")
 UNSCOPED_ROLES = {"admin", "dispatcher", "liaison", "duty_lead", "duty_officer", "leader", "system"}
 
 
-def record_denial(session_factory: object, actor: Actor, action: str, target: str, reason: str) -> None:
-    """Write an ``AccessDenial`` row in its own transaction (the caller's will roll back)."""
+def deny(actor: Actor, action: str, target: str, reason: str, error: DomainError | None = None) -> DomainError:
+    """The error to raise for a refused action, marked so the denial is audited after rollback."""
     log.warning("denied %s on %s to %s: %s", action, target, actor.name or actor.person_id, reason)
+    err = error or PermissionDenied(reason)
+    err.audit = {"person_id": actor.person_id, "client": actor.client, "action": action, "target": target,
+                 "reason": reason}
+    return err
+
+
+def record_audit(session: Session, exc: BaseException) -> None:
+    """After a rollback, keep the denial the error carries (if any) in its own commit."""
+    audit = getattr(exc, "audit", None)
+    if not audit:
+        return
     try:
-        with session_factory() as s:  # type: ignore[operator]
-            s.add(AccessDenial(person_id=actor.person_id, client=actor.client, action=action, target=target, reason=reason))
-            s.commit()
+        session.add(AccessDenial(**audit))
+        session.commit()
     except Exception:  # auditing must never turn a 403 into a 500
+        session.rollback()
         log.exception("could not record access denial")
-
-
-def deny(session: Session, actor: Actor, action: str, target: str, reason: str) -> PermissionDenied:
-    """Record the denial and return the error for the caller to raise."""
-    from sqlalchemy.orm import sessionmaker
-
-    record_denial(sessionmaker(bind=session.get_bind()), actor, action, target, reason)
-    return PermissionDenied(reason)
 
 
 def can_see_department_item(actor: Actor, department_ids: set[int | None]) -> bool:

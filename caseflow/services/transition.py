@@ -26,7 +26,7 @@ from caseflow.workflow.definition import TransitionSpec, WorkflowDefinition
 from caseflow.workflow.engine import WorkflowCatalog
 
 from . import ledger
-from .access import can_see_department_item, deny
+from .access import can_see_department_item, deny, record_audit
 
 
 def item_label(item: WorkflowItem) -> str:
@@ -104,9 +104,10 @@ def fire(
             f"{item_type} {item_id} was changed by someone else; it is now '{current}'",
             details={"state": current},
         ) from exc
-    except BaseException:
+    except BaseException as exc:
         session.rollback()
         effects.discard()
+        record_audit(session, exc)
         raise
     effects.dispatch()
     return item
@@ -142,12 +143,12 @@ def apply(
         )
     role = choose_role(actor, spec)
     if role is None:
-        raise deny(session, actor, trigger, item_label(item),
+        raise deny(actor, trigger, item_label(item),
                    f"role not allowed to {trigger}: needs one of {', '.join(spec.roles)}")
     if role == "handler" and not can_see_department_item(actor, department_scope(item)):
         # Do not reveal that the item exists to another department.
-        deny(session, actor, trigger, item_label(item), "item belongs to another department")
-        raise NotFound(f"{item_type} {item_id} not found")
+        raise deny(actor, trigger, item_label(item), "item belongs to another department",
+                   NotFound(f"{item_type} {item_id} not found"))
     check_required(spec, data)
 
     now = utcnow()

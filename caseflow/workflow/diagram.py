@@ -27,8 +27,10 @@ def _machine(d: WorkflowDefinition, engine: str, lang: str) -> Any:
         label = t.trigger if t.dest else f"{t.trigger} (∅)"
         transitions.append({"trigger": label, "source": "*" if "*" in t.sources else list(t.sources),
                             "dest": t.dest or None})
+    title = d.title.get(lang, d.name) if d.title else d.name
+    # transitions 0.9.3 writes a Mermaid title block without the "title:" key; set it ourselves.
     return GraphMachine(states=states, transitions=transitions, initial=d.initial, auto_transitions=False,
-                        graph_engine=engine, title=d.title.get(lang, d.name) if d.title else d.name,
+                        graph_engine=engine, title=title if engine == "graphviz" else "",
                         show_conditions=False)
 
 
@@ -41,5 +43,8 @@ def render(d: WorkflowDefinition, fmt: str = "auto", lang: str = "zh") -> tuple[
         data = graph.draw(None, format="svg", prog="dot")
         return "svg", data.decode("utf-8") if isinstance(data, bytes) else data
     if fmt == "mermaid":
-        return "mermaid", _machine(d, "mermaid", lang).get_graph().draw(None)
+        body = _machine(d, "mermaid", lang).get_graph().draw(None)
+        body = body[body.index("stateDiagram-v2"):]  # drop transitions' malformed title block
+        title = d.title.get(lang, d.name) if d.title else d.name
+        return "mermaid", f"---\ntitle: {title} (v{d.version})\n---\n{body}"
     raise ValueError(f"unknown diagram format {fmt!r} (svg or mermaid)")
