@@ -24,7 +24,8 @@ def _optional_commands() -> list[click.Command]:
 
     out = []
     for mod, attr in (("caseflow.cli.run", "up_command"), ("caseflow.cli.worker", "worker_command"),
-                      ("caseflow.cli.worker", "sweep_command"), ("caseflow.cli.users", "users_group")):
+                      ("caseflow.cli.worker", "sweep_command"), ("caseflow.cli.users", "users_group"),
+                      ("caseflow.cli.ledger", "ledger_group")):
         try:
             out.append(getattr(importlib.import_module(mod), attr))
         except (ImportError, AttributeError):
