@@ -29,10 +29,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .workflow.engine import catalog_for
     from .workflow.registry import load_callbacks
 
-    db.init_app(app)
     load_callbacks()
-    # Refuse to start on an invalid definition: WorkflowDefinitionError propagates.
+    # Refuse to start on an invalid definition (WorkflowDefinitionError propagates), before
+    # anything is bound or opened.
     app.extensions["caseflow.workflows"] = catalog_for(app.config.get("WORKFLOWS_DIR") or None)
+    db.init_app(app)
 
     _register_blueprints(app)
     from .cli import register_cli

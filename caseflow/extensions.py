@@ -54,15 +54,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        # pysqlite's own transaction handling defers BEGIN; take the write lock at BEGIN
-        # so SELECT-then-UPDATE cannot interleave between two writers.
+        # pysqlite would only BEGIN at the first write, so a transition's SELECT would read
+        # outside its transaction. Begin at the first statement instead (deferred: in WAL mode
+        # readers never block the writer). A writer whose snapshot went stale gets
+        # SQLITE_BUSY, which the transition service reports as a conflict; the version
+        # column guards the UPDATE as well.
         @event.listens_for(engine, "connect")
         def _no_pysqlite_begin(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -10,7 +10,7 @@ from caseflow.effects import Effects
 from caseflow.models import Deadline, WorkflowItem
 from caseflow.workflow.definition import WorkflowDefinition
 
-from .clock import compute_due
+from .clock import compute_due, effective_spec
 from .scheduling import schedule_deadline
 
 
@@ -19,7 +19,8 @@ def arm_for_state(
 ) -> list[Deadline]:
     """Write a pending row per deadline the item's state declares; schedule each after commit."""
     rows = []
-    for spec in definition.states[item.state].deadlines:
+    for declared in definition.states[item.state].deadlines:
+        spec = effective_spec(session, declared, item)
         row = Deadline(
             item_type=item.item_type, item_id=item.id, key=spec.id, state=item.state,
             state_seq=item.state_seq, clock=spec.clock, armed_at=now,

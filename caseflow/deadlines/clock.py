@@ -1,6 +1,8 @@
 """When a deadline falls due: wall-clock or working time on the configured calendar."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -45,8 +47,26 @@ def item_calendar(session: Session, item: object) -> WorkCalendar:
     return calendar_for(session, getattr(item, "center_id", None), hours)
 
 
+# Per item type, a hook that may replace a deadline's duration and clock from data (e.g. the
+# case time-limit table): ``(session, spec, item) -> (duration text, clock) | None``.
+DURATION_HOOKS: dict[str, Callable[[Session, DeadlineSpec, object], tuple[str, str] | None]] = {}
+
+
+def effective_spec(session: Session, spec: DeadlineSpec, item: object) -> DeadlineSpec:
+    """``spec`` with the duration and clock a registered hook sets for ``item`` (else unchanged)."""
+    hook = DURATION_HOOKS.get(getattr(item, "item_type", ""))
+    override = hook(session, spec, item) if hook is not None else None
+    if not override:
+        return spec
+    after, clock = override
+    return replace(spec, after=after, clock=clock)
+
+
 def compute_due(session: Session, spec: DeadlineSpec, item: object, start: datetime) -> datetime:
-    """The due time of ``spec`` for ``item`` armed at ``start`` (UTC)."""
+    """The due time of ``spec`` for ``item`` armed at ``start`` (UTC).
+
+    ``spec`` is taken as given: callers apply ``effective_spec`` first (once).
+    """
     if spec.clock == "working":
         cal = item_calendar(session, item)
         return cal.add_working(start, spec.duration_for(item, cal.day_length))

@@ -67,17 +67,19 @@ def fire_deadline(session: Session, catalog: WorkflowCatalog, deadline_id: int) 
             payload={"deadline_id": row.id, "due_at": row.due_at.isoformat(),
                      "lag_s": round((now - row.due_at).total_seconds(), 3)},
         )
+        trig = (row.on_expiry or {}).get("trigger")
+        if trig:
+            item = transition.apply(
+                session, catalog, row.item_type, row.item_id, trig, actor=Actor.system("deadline"),
+                data={"deadline": row.key}, comment="", effects=effects, locked=item,
+            )
         chain = (row.on_expiry or {}).get("escalation")
         if chain:
             from .escalation import start_chain  # escalation imports this module's peers
 
+            # After the trigger: the chain runs while the item stays in the state expiry put
+            # it in (e.g. ``late``), and stops when it leaves that state.
             start_chain(session, catalog, item, chain, now, effects, deadline=row)
-        trig = (row.on_expiry or {}).get("trigger")
-        if trig:
-            transition.apply(
-                session, catalog, row.item_type, row.item_id, trig, actor=Actor.system("deadline"),
-                data={"deadline": row.key}, comment="", effects=effects,
-            )
         session.commit()
     except BaseException:
         session.rollback()

@@ -125,9 +125,13 @@ def apply(
     comment: str,
     effects: Effects,
     expected_state: str | None = None,
+    locked: WorkflowItem | None = None,
 ) -> WorkflowItem:
-    """The transition without the commit, for services that change more in the same transaction."""
-    item = lock_item(session, item_type, item_id)
+    """The transition without the commit, for services that change more in the same transaction.
+
+    ``locked`` is the item when the caller already holds its row lock (saves a round trip).
+    """
+    item = locked if locked is not None else lock_item(session, item_type, item_id)
     definition = catalog.definition(item.workflow, item.workflow_version)
     if not definition.transitions_for(trigger):
         raise UnknownTrigger(f"{definition.name} has no trigger {trigger!r}", field="trigger")

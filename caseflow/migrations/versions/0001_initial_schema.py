@@ -418,6 +418,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_return_request_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_return_request_state'), ['state'], unique=False)
 
+    # PostgreSQL: the department/person and action_group/person cycle is closed here
+    # (SQLite created these constraints inline above).
+    if op.get_bind().dialect.name != "sqlite":
+        op.create_foreign_key(op.f("fk_department_head_id_person"), "department", "person", ["head_id"], ["id"])
+        op.create_foreign_key(op.f("fk_action_group_leader_id_person"), "action_group", "person", ["leader_id"], ["id"])
     # ### end Alembic commands ###
 
 

@@ -1,0 +1,310 @@
+"""Escalations in progress, running deadlines and the notification outbox.
+
+``GET /api/escalations`` who has been told and who acknowledged; ``POST .../acknowledge``;
+``GET /api/deadlines`` running deadlines with the time left; ``GET /api/notifications`` and
+``POST .../retry`` the outbox and its dead letters (admins and duty leads).
+Handlers see only the items of their own department, as everywhere in the API.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import and_, false, or_, select
+
+from caseflow.deadlines import escalation
+from caseflow.deadlines.targets import target_label
+from caseflow.errors import NotFound
+from caseflow.extensions import db
+from caseflow.models import ITEM_MODELS, Deadline, EscalationNotice, EscalationRun, Notification, Person, utcnow
+from caseflow.notify import outbox
+from caseflow.notify.webhook import safe_url
+from caseflow.security.actor import Actor
+from caseflow.services import transition
+from caseflow.services.access import UNSCOPED_ROLES, can_see_department_item, deny, record_audit
+
+from .auth import current_actor
+
+blp = Blueprint("escalations", __name__, url_prefix="/api",
+                description="Escalations, running deadlines and the notification outbox")
+
+RUN_STATUSES = ("active", "acknowledged", "stopped", "done")
+OUTBOX_ROLES = ("admin", "duty_lead")
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+class _ItemFilter(Schema):
+    item_type = fields.String(load_default=None, validate=validate.OneOf(sorted(ITEM_MODELS)))
+    item_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class EscalationQuerySchema(_ItemFilter):
+    """Filters for the escalation list."""
+
+    status = fields.String(load_default="active", validate=validate.OneOf((*RUN_STATUSES, "all")))
+
+
+class NoticeSchema(Schema):
+    """One person told at one round."""
+
+    person_id = fields.Integer(allow_none=True)
+    person_name = fields.String()
+    target = fields.String()
+    target_label = fields.String()
+    step_index = fields.Integer()
+    repeat_index = fields.Integer()
+    notified_at = fields.DateTime()
+
+
+class EscalationSchema(Schema):
+    """An escalation run with who has been told and who acknowledged."""
+
+    id = fields.Integer()
+    item_type = fields.String()
+    item_id = fields.Integer()
+    chain = fields.String()
+    status = fields.String()
+    state = fields.String()
+    mode = fields.String()
+    step_index = fields.Integer()
+    repeat_index = fields.Integer()
+    steps = fields.List(fields.Dict())
+    deadline_id = fields.Integer(allow_none=True)
+    started_at = fields.DateTime()
+    next_at = fields.DateTime(allow_none=True)
+    acknowledged_at = fields.DateTime(allow_none=True)
+    acknowledged_by_id = fields.Integer(allow_none=True)
+    acknowledged_by_name = fields.String(allow_none=True)
+    notices = fields.List(fields.Nested(NoticeSchema))
+
+
+class AcknowledgeSchema(Schema):
+    """Acknowledge an escalation (optionally with a note for the ledger)."""
+
+    comment = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class DeadlineQuerySchema(_ItemFilter):
+    """Filters for running deadlines."""
+
+    overdue = fields.Boolean(load_default=None, allow_none=True)
+
+
+class DeadlineSchema(Schema):
+    """A running (pending) deadline and the time left."""
+
+    id = fields.Integer()
+    item_type = fields.String()
+    item_id = fields.Integer()
+    key = fields.String()
+    state = fields.String()
+    clock = fields.String()
+    armed_at = fields.DateTime()
+    due_at = fields.DateTime()
+    seconds_left = fields.Float()
+    overdue = fields.Boolean()
+    on_expiry = fields.Dict()
+
+
+class NotificationQuerySchema(_ItemFilter):
+    """Filters for the outbox."""
+
+    status = fields.String(load_default=None, validate=validate.OneOf(("pending", "sent", "dead")))
+
+
+class NotificationSchema(Schema):
+    """One outbox row; URL addresses are shown without their secret query string."""
+
+    id = fields.Integer()
+    channel = fields.String()
+    address = fields.String()
+    person_id = fields.Integer(allow_none=True)
+    item_type = fields.String()
+    item_id = fields.Integer(allow_none=True)
+    subject = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime()
+    last_error = fields.String()
+    created_at = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+
+
+# --- scope helpers ---------------------------------------------------------------------------
+
+def _scoped(actor: Actor) -> bool:
+    """True for actors limited to their own department's items (handlers)."""
+    return not (actor.roles & UNSCOPED_ROLES or actor.client)
+
+
+def _department_clause(actor: Actor, type_col: Any, id_col: Any) -> Any:
+    """SQL pre-filter: rows whose item is held by the actor's department."""
+    if actor.department_id is None:
+        return false()
+    parts = [
+        and_(type_col == item_type, id_col.in_(select(model.id).where(model.department_id == actor.department_id)))  # type: ignore[attr-defined]
+        for item_type, model in ITEM_MODELS.items() if hasattr(model, "department_id")
+    ]
+    return or_(*parts) if parts else false()
+
+
+def _visible(actor: Actor, item_type: str, item_id: int, cache: dict[tuple[str, int], bool]) -> bool:
+    key = (item_type, item_id)
+    if key not in cache:
+        model = ITEM_MODELS.get(item_type)
+        item = db.session.get(model, item_id) if model else None
+        cache[key] = item is not None and can_see_department_item(actor, transition.department_scope(item))
+    return cache[key]
+
+
+def _filter_items(query: Any, args: dict[str, Any], type_col: Any, id_col: Any) -> Any:
+    if args.get("item_type"):
+        query = query.where(type_col == args["item_type"])
+    if args.get("item_id"):
+        query = query.where(id_col == args["item_id"])
+    return query
+
+
+# --- views -----------------------------------------------------------------------------------
+
+def run_view(run: EscalationRun, notices: list[EscalationNotice], names: dict[int, str]) -> dict[str, Any]:
+    """The API view of a run."""
+    steps = list(run.steps or [])
+    return {
+        "id": run.id, "item_type": run.item_type, "item_id": run.item_id, "chain": run.chain,
+        "status": run.status, "state": run.state, "mode": steps[0].get("mode", "normal") if steps else "normal",
+        "step_index": run.step_index, "repeat_index": run.repeat_index, "steps": steps,
+        "deadline_id": run.deadline_id, "started_at": run.started_at, "next_at": run.next_at,
+        "acknowledged_at": run.acknowledged_at, "acknowledged_by_id": run.acknowledged_by_id,
+        "acknowledged_by_name": names.get(run.acknowledged_by_id) if run.acknowledged_by_id else None,
+        "notices": [
+            {"person_id": n.person_id, "person_name": names.get(n.person_id, "") if n.person_id else "",
+             "target": n.target, "target_label": target_label(n.target), "step_index": n.step_index,
+             "repeat_index": n.repeat_index, "notified_at": n.notified_at}
+            for n in notices
+        ],
+    }
+
+
+def runs_view(runs: list[EscalationRun]) -> list[dict[str, Any]]:
+    """Views of several runs with their notices, in few queries."""
+    if not runs:
+        return []
+    notices: dict[int, list[EscalationNotice]] = {r.id: [] for r in runs}
+    for n in db.session.execute(
+        select(EscalationNotice).where(EscalationNotice.run_id.in_(notices)).order_by(EscalationNotice.id)
+    ).scalars():
+        notices[n.run_id].append(n)
+    person_ids = {n.person_id for ns in notices.values() for n in ns if n.person_id}
+    person_ids |= {r.acknowledged_by_id for r in runs if r.acknowledged_by_id}
+    names = dict(db.session.execute(select(Person.id, Person.full_name).where(Person.id.in_(person_ids))).all()) if person_ids else {}
+    return [run_view(r, notices[r.id], names) for r in runs]
+
+
+@blp.route("/escalations")
+class Escalations(MethodView):
+    @blp.arguments(EscalationQuerySchema, location="query")
+    @blp.response(200, EscalationSchema(many=True))
+    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """Escalations (default: active), newest first, with who was told and who acknowledged."""
+        actor = current_actor()
+        query = select(EscalationRun).order_by(EscalationRun.id.desc()).limit(args["limit"])
+        if args["status"] != "all":
+            query = query.where(EscalationRun.status == args["status"])
+        query = _filter_items(query, args, EscalationRun.item_type, EscalationRun.item_id)
+        if _scoped(actor):  # type: ignore[arg-type]
+            query = query.where(_department_clause(actor, EscalationRun.item_type, EscalationRun.item_id))  # type: ignore[arg-type]
+        cache: dict[tuple[str, int], bool] = {}
+        runs = [r for r in db.session.execute(query).scalars() if _visible(actor, r.item_type, r.item_id, cache)]  # type: ignore[arg-type]
+        return runs_view(runs)
+
+
+@blp.route("/escalations/<int:run_id>/acknowledge")
+class Acknowledge(MethodView):
+    @blp.arguments(AcknowledgeSchema)
+    @blp.response(200, EscalationSchema)
+    def post(self, body: dict[str, Any], run_id: int) -> dict[str, Any]:
+        """Acknowledge an escalation: no further rounds. 403 unless told in it or a leader,
+        duty lead or admin; 409 when already acknowledged or stopped."""
+        actor = current_actor()
+        run = db.session.get(EscalationRun, run_id)
+        if run is None or not _visible(actor, run.item_type, run.item_id, {}):  # type: ignore[arg-type]
+            raise NotFound(f"escalation {run_id} not found")
+        db.session.rollback()  # the service takes its own locks
+        run = escalation.acknowledge(db.session(), run_id, actor, comment=body["comment"])  # type: ignore[arg-type]
+        return runs_view([run])[0]
+
+
+@blp.route("/deadlines")
+class Deadlines(MethodView):
+    @blp.arguments(DeadlineQuerySchema, location="query")
+    @blp.response(200, DeadlineSchema(many=True))
+    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """Running deadlines, soonest first, with seconds left (negative: overdue)."""
+        actor = current_actor()
+        now = utcnow()
+        query = select(Deadline).where(Deadline.status == "pending").order_by(Deadline.due_at, Deadline.id)
+        if args["overdue"] is True:
+            query = query.where(Deadline.due_at <= now)
+        elif args["overdue"] is False:
+            query = query.where(Deadline.due_at > now)
+        query = _filter_items(query, args, Deadline.item_type, Deadline.item_id).limit(args["limit"])
+        if _scoped(actor):  # type: ignore[arg-type]
+            query = query.where(_department_clause(actor, Deadline.item_type, Deadline.item_id))  # type: ignore[arg-type]
+        cache: dict[tuple[str, int], bool] = {}
+        out = []
+        for d in db.session.execute(query).scalars():
+            if not _visible(actor, d.item_type, d.item_id, cache):  # type: ignore[arg-type]
+                continue
+            left = (d.due_at - now).total_seconds()
+            out.append({"id": d.id, "item_type": d.item_type, "item_id": d.item_id, "key": d.key,
+                        "state": d.state, "clock": d.clock, "armed_at": d.armed_at, "due_at": d.due_at,
+                        "seconds_left": round(left, 1), "overdue": left <= 0, "on_expiry": d.on_expiry or {}})
+        return out
+
+
+def _require_outbox_role(action: str) -> Actor:
+    actor = current_actor()
+    if not actor.has_any(*OUTBOX_ROLES):  # type: ignore[union-attr]
+        err = deny(actor, action, "notifications", "only admins and duty leads see the outbox")  # type: ignore[arg-type]
+        db.session.rollback()
+        record_audit(db.session(), err)
+        raise err
+    return actor  # type: ignore[return-value]
+
+
+def notification_view(n: Notification) -> dict[str, Any]:
+    """The API view of an outbox row (URL secrets stripped)."""
+    address = safe_url(n.address) if n.channel in ("webhook", "wecom") else n.address
+    return {"id": n.id, "channel": n.channel, "address": address, "person_id": n.person_id,
+            "item_type": n.item_type, "item_id": n.item_id, "subject": n.subject, "status": n.status,
+            "attempts": n.attempts, "next_attempt_at": n.next_attempt_at, "last_error": n.last_error,
+            "created_at": n.created_at, "sent_at": n.sent_at}
+
+
+@blp.route("/notifications")
+class Notifications(MethodView):
+    @blp.arguments(NotificationQuerySchema, location="query")
+    @blp.response(200, NotificationSchema(many=True))
+    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """The outbox, newest first; ``?status=dead`` for the dead letters. Admins and duty leads."""
+        _require_outbox_role("list notifications")
+        query = select(Notification).order_by(Notification.id.desc()).limit(args["limit"])
+        if args["status"]:
+            query = query.where(Notification.status == args["status"])
+        query = _filter_items(query, args, Notification.item_type, Notification.item_id)
+        return [notification_view(n) for n in db.session.execute(query).scalars()]
+
+
+@blp.route("/notifications/<int:notification_id>/retry")
+class RetryNotification(MethodView):
+    @blp.response(200, NotificationSchema)
+    def post(self, notification_id: int) -> dict[str, Any]:
+        """Give a dead notification a fresh set of attempts. 409 unless it is dead."""
+        _require_outbox_role("retry notification")
+        db.session.rollback()
+        return notification_view(outbox.retry_dead(db.session(), notification_id))
