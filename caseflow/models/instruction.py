@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -43,3 +44,27 @@ class Instruction(WorkflowItem, Base):
     category: Mapped[Category | None] = relationship()
     grid: Mapped[Grid | None] = relationship()
     department: Mapped[Department | None] = relationship()
+
+    # Facts the ledger (台账) needs beyond the columns above live in ``data`` (no migration
+    # is needed for them): place, situation, result, late_reason, follow_up, transfer, ...
+    RECORD_KEYS = (
+        "place", "situation", "result", "late_reason", "follow_up", "not_ours", "keep_order",
+        "decline_explanation", "declined_at", "transfers", "severity_reports", "answers_110",
+        "route", "area_source",
+    )
+
+    def record(self, key: str, default: Any = None) -> Any:
+        """One recorded fact from ``data`` (see ``RECORD_KEYS``)."""
+        return (self.data or {}).get(key, default)
+
+    def set_record(self, key: str, value: Any) -> None:
+        """Store a fact in ``data``; the dict is replaced so the JSON column sees the change."""
+        data = dict(self.data or {})
+        data[key] = value
+        self.data = data
+
+    def append_record(self, key: str, value: Any) -> None:
+        """Append to a list fact in ``data`` (transfers, severity reports, answers to 110)."""
+        items = list(self.record(key) or [])
+        items.append(value)
+        self.set_record(key, items)

@@ -1,0 +1,212 @@
+"""Emergency-linkage instructions: intake from 110, each step, the list, the ledger exports."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import func, select
+
+from caseflow.errors import NotFound, ValidationFailed
+from caseflow.extensions import db
+from caseflow.models import Category, Deadline, Instruction, LedgerEntry, utcnow
+from caseflow.security.actor import Actor
+from caseflow.services import instructions as svc
+from caseflow.services import ledger_export, linkage110
+from caseflow.services.access import can_see_department_item
+from caseflow.workflow.engine import get_catalog
+
+from .auth import current_actor
+from .instruction_schemas import (
+    ActionSchema,
+    InstructionCreateSchema,
+    InstructionDetailSchema,
+    InstructionPageSchema,
+    InstructionSchema,
+    ListArgsSchema,
+)
+
+blp = Blueprint("instructions", __name__, url_prefix="/api/instructions",
+                description="Emergency-linkage instructions from the 110 linkage center")
+
+
+def _need(body: dict[str, Any], name: str) -> Any:
+    value = body.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValidationFailed(f"{name} is required", field=name)
+    return value
+
+
+# action in the URL -> (trigger, call(session, catalog, id, actor, body))
+ACTIONS: dict[str, tuple[str, Callable[..., Any]]] = {
+    "sign": ("sign", lambda s, c, i, a, b: svc.sign(s, c, i, actor=a, comment=b["comment"])),
+    "decline": ("decline", lambda s, c, i, a, b: svc.decline(s, c, i, actor=a, explanation=_need(b, "explanation"))),
+    "dispatch": ("dispatch", lambda s, c, i, a, b: svc.dispatch(s, c, i, actor=a, department_id=b.get("department_id"),
+                                                                comment=b["comment"])),
+    "delay": ("explain_delay", lambda s, c, i, a, b: svc.explain_delay(s, c, i, actor=a, reason=_need(b, "reason"))),
+    "arrive": ("arrive", lambda s, c, i, a, b: svc.arrive(s, c, i, actor=a, situation=_need(b, "situation"),
+                                                          place=b["place"])),
+    "not-ours": ("report_not_ours", lambda s, c, i, a, b: svc.report_not_ours(s, c, i, actor=a,
+                                                                              explanation=_need(b, "explanation"))),
+    "keep-order": ("keep_order", lambda s, c, i, a, b: svc.keep_order(
+        s, c, i, actor=a, note=_need(b, "note"), responsible_arrived=b["responsible_arrived"])),
+    "severity": ("report_severity", lambda s, c, i, a, b: svc.report_severity(s, c, i, actor=a,
+                                                                              severity=_need(b, "severity"))),
+    "report-to-principal": ("report_to_principal", lambda s, c, i, a, b: svc.report_to_principal(
+        s, c, i, actor=a, comment=b["comment"])),
+    "result": ("report_result", lambda s, c, i, a, b: svc.report_result(s, c, i, actor=a, result=_need(b, "result"),
+                                                                         place=b["place"])),
+    "follow-up": ("open_follow_up", lambda s, c, i, a, b: svc.open_follow_up(s, c, i, actor=a,
+                                                                             explanation=_need(b, "explanation"))),
+    "transfer": ("transfer", lambda s, c, i, a, b: svc.transfer(s, c, i, actor=a,
+                                                                department_id=_need(b, "department_id"),
+                                                                reason=_need(b, "reason"))),
+    "report-to-110": ("report_to_110", lambda s, c, i, a, b: svc.report_to_110(s, c, i, actor=a,
+                                                                               comment=b["comment"])),
+}
+
+
+def _visible(actor: Actor, item_id: int) -> Instruction:
+    item = db.session.get(Instruction, item_id)
+    if item is None or not can_see_department_item(actor, {item.department_id}):
+        raise NotFound(f"instruction {item_id} not found")
+    return item
+
+
+def instruction_view(item: Instruction, actor: Actor) -> dict[str, Any]:
+    """The fields the API and console show, plus the steps the caller may take now."""
+    d = get_catalog().definition(item.workflow, item.workflow_version)
+    triggers = {t.trigger for t in d.triggers_from(item.state) if set(t.roles) & actor.roles}
+    return {
+        "id": item.id, "number": item.number, "state": item.state, "state_label": d.label(item.state),
+        "received_at": item.received_at, "category": item.category.code if item.category else None,
+        "category_in_scope": bool(item.category and item.category.in_scope), "area_kind": item.area_kind,
+        "grid": item.grid.code if item.grid else None, "address": item.address, "lat": item.lat, "lon": item.lon,
+        "description": item.description, "caller_contact": item.caller_contact, "severity": item.severity,
+        "leader_on_site": item.leader_on_site, "department_id": item.department_id,
+        "to_action_group": item.to_action_group, "signed_at": item.signed_at, "dispatched_at": item.dispatched_at,
+        "arrived_at": item.arrived_at, "closed_at": item.closed_at,
+        "on_time": svc.arrival_on_time(db.session(), item), "record": dict(item.data or {}),
+        "available_actions": [a for a, (t, _) in ACTIONS.items() if t in triggers],
+    }
+
+
+def _filtered(args: dict[str, Any], actor: Actor) -> Any:
+    q = select(Instruction)
+    if args.get("state"):
+        q = q.where(Instruction.state == args["state"])
+    if args.get("department_id"):
+        q = q.where(Instruction.department_id == args["department_id"])
+    if args.get("category"):
+        q = q.join(Category, Category.id == Instruction.category_id).where(Category.code == args["category"])
+    if args.get("start"):
+        q = q.where(Instruction.received_at >= args["start"])
+    if args.get("end"):
+        q = q.where(Instruction.received_at < args["end"])
+    if not can_see_department_item(actor, set()):
+        q = q.where(Instruction.department_id == actor.department_id)  # a handler sees their unit's only
+    return q
+
+
+@blp.route("")
+class Instructions(MethodView):
+    @blp.arguments(InstructionCreateSchema)
+    @blp.response(201, InstructionSchema)
+    @blp.alt_response(200, schema=InstructionSchema, description="Already received (same number)")
+    def post(self, body: dict[str, Any]) -> Any:
+        """File an instruction (110 system or liaison); the same number again returns the first, 200."""
+        actor = current_actor()
+        item, created = svc.receive(db.session(), get_catalog(), actor=actor, **body)  # type: ignore[arg-type]
+        return instruction_view(item, actor), 201 if created else 200  # type: ignore[arg-type]
+
+    @blp.arguments(ListArgsSchema, location="query")
+    @blp.response(200, InstructionPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Instructions, newest first, filtered by state, unit, category, period; paged."""
+        actor = current_actor()
+        q = _filtered(args, actor)
+        total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+        page, per = args["page"], args["per_page"]
+        rows = db.session.execute(
+            q.order_by(Instruction.received_at.desc(), Instruction.id.desc()).offset((page - 1) * per).limit(per)
+        ).scalars()
+        items = [instruction_view(i, actor) for i in rows]  # type: ignore[arg-type]
+        if args.get("on_time") is not None:
+            items = [i for i in items if i["on_time"] is args["on_time"]]
+        return {"items": items, "total": total, "page": page, "per_page": per}
+
+
+@blp.route("/<int:item_id>")
+class InstructionOne(MethodView):
+    @blp.response(200, InstructionDetailSchema)
+    def get(self, item_id: int) -> dict[str, Any]:
+        """One instruction with its deadlines (time left), ledger and the answers sent to 110."""
+        actor = current_actor()
+        item = _visible(actor, item_id)  # type: ignore[arg-type]
+        now = utcnow()
+        deadlines = db.session.execute(select(Deadline).where(
+            Deadline.item_type == "instruction", Deadline.item_id == item.id).order_by(Deadline.id)).scalars()
+        ledger = db.session.execute(select(LedgerEntry).where(
+            LedgerEntry.item_type == "instruction", LedgerEntry.item_id == item.id).order_by(LedgerEntry.seq)).scalars()
+        view = instruction_view(item, actor)  # type: ignore[arg-type]
+        view["deadlines"] = [{"key": d.key, "state": d.state, "due_at": d.due_at, "status": d.status,
+                              "seconds_left": (d.due_at - now).total_seconds() if d.status == "pending" else None}
+                             for d in deadlines]
+        view["ledger"] = [{"seq": e.seq, "at": e.at.isoformat(), "trigger": e.trigger, "from": e.from_state,
+                           "to": e.to_state, "actor_id": e.actor_id, "role": e.actor_role, "client": e.client,
+                           "payload": e.payload, "comment": e.comment} for e in ledger]
+        view["answers_110"] = [{"id": n.id, "kind": n.payload.get("kind"), "status": n.status,
+                                "attempts": n.attempts, "created_at": n.created_at.isoformat(),
+                                "sent_at": n.sent_at.isoformat() if n.sent_at else None, "payload": n.payload}
+                               for n in linkage110.answers_for(db.session(), item.id)]
+        return view
+
+
+@blp.route("/<int:item_id>/<string:action>")
+class InstructionAction(MethodView):
+    @blp.arguments(ActionSchema)
+    @blp.response(200, InstructionSchema)
+    def post(self, body: dict[str, Any], item_id: int, action: str) -> dict[str, Any]:
+        """Take one step: sign, decline, dispatch, delay, arrive, not-ours, keep-order, severity,
+        report-to-principal, result, follow-up, transfer, report-to-110."""
+        actor = current_actor()
+        if action not in ACTIONS:
+            raise NotFound(f"no instruction action {action!r}")
+        _visible(actor, item_id)  # type: ignore[arg-type]
+        _, call = ACTIONS[action]
+        item = call(db.session(), get_catalog(), item_id, actor, body)
+        return instruction_view(item, actor)  # type: ignore[arg-type]
+
+
+def _ledger_rows(args: dict[str, Any]) -> list[dict[str, Any]]:
+    actor = current_actor()
+    dept = args.get("department_id")
+    if not can_see_department_item(actor, set()):  # type: ignore[arg-type]
+        dept = actor.department_id  # type: ignore[union-attr]
+    flt = ledger_export.LedgerFilter(start=args.get("start"), end=args.get("end"), department_id=dept,
+                                     category=args.get("category"), on_time=args.get("on_time"))
+    return ledger_export.ledger_rows(db.session(), flt)
+
+
+@blp.route("/ledger.xlsx")
+class LedgerXlsx(MethodView):
+    @blp.arguments(ListArgsSchema, location="query")
+    @blp.response(200, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    def get(self, args: dict[str, Any]) -> Response:
+        """应急处置台账 as XLSX (times in the configured zone)."""
+        data = ledger_export.to_xlsx(_ledger_rows(args), current_app.config["TIMEZONE"])
+        return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": "attachment; filename=instruction-ledger.xlsx"})
+
+
+@blp.route("/ledger.csv")
+class LedgerCsv(MethodView):
+    @blp.arguments(ListArgsSchema, location="query")
+    @blp.response(200, content_type="text/csv")
+    def get(self, args: dict[str, Any]) -> Response:
+        """应急处置台账 as CSV (UTF-8 with BOM so Excel reads the Chinese)."""
+        text = ledger_export.to_csv(_ledger_rows(args), current_app.config["TIMEZONE"])
+        return Response("\ufeff" + text, mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": "attachment; filename=instruction-ledger.csv"})
