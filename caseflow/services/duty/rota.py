@@ -1,0 +1,356 @@
+"""The rota (排班): 08:30-to-08:30 shifts per center, leads and officers, special periods,
+swaps, and gaps warned to the center's leaders days ahead."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from caseflow.effects import Effects
+from caseflow.errors import Conflict, NotFound, ValidationFailed
+from caseflow.models import (
+    Center,
+    DutyAssignment,
+    DutyShift,
+    Notification,
+    Person,
+    SwapRequest,
+    utcnow,
+)
+from caseflow.models.duty import ASSIGNMENT_ROLES
+from caseflow.security.actor import Actor
+from caseflow.services import transition
+from caseflow.workflow.engine import WorkflowCatalog
+
+from .common import as_int, ledger_note, local, require_role, shift_bounds, tz
+from .emergency import active_period
+from .notices import already_sent, center_leaders, notify_people
+from .settings import int_setting
+
+ROTA_ROLES = ("admin", "leader", "duty_lead")
+SPECIAL_KINDS = ("holiday", "major_event", "sensitive", "emergency")
+# Which person roles may fill which place on a shift.
+QUALIFIES = {"duty_lead": {"duty_lead"}, "duty_officer": {"duty_officer", "duty_lead"}, "leader_on_shift": {"leader"}}
+
+
+def _person(session: Session, person_id: Any, field_name: str) -> Person:
+    person = session.get(Person, as_int(person_id, field_name))
+    if person is None or not person.active:
+        raise ValidationFailed(f"person {person_id} does not exist or is inactive", field=field_name)
+    return person
+
+
+def _check_role(person: Person, role: str, field_name: str) -> None:
+    if role not in ASSIGNMENT_ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(ASSIGNMENT_ROLES)}", field="role")
+    if not person.roles & QUALIFIES[role]:
+        raise ValidationFailed(f"{person.username} cannot serve as {role}", field=field_name)
+
+
+def _set_place(session: Session, shift: DutyShift, person: Person, role: str) -> DutyAssignment:
+    """Put ``person`` on ``shift`` as ``role``; a lead or leader on shift replaces the previous one."""
+    if role in ("duty_lead", "leader_on_shift"):
+        for old in session.execute(select(DutyAssignment).where(
+                DutyAssignment.shift_id == shift.id, DutyAssignment.role == role)).scalars():
+            session.delete(old)
+        session.flush()
+        setattr(shift, "lead_id" if role == "duty_lead" else "leader_on_shift_id", person.id)
+    existing = session.execute(select(DutyAssignment).where(
+        DutyAssignment.shift_id == shift.id, DutyAssignment.person_id == person.id)).scalar_one_or_none()
+    if existing is not None:
+        raise Conflict(f"{person.username} is already on this shift as {existing.role}", details={"role": existing.role})
+    row = DutyAssignment(shift_id=shift.id, person_id=person.id, role=role)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def generate_rota(
+    session: Session, catalog: WorkflowCatalog, center_id: int, first_day: date, days: int, *,
+    leads: list[int], officers: list[int], actor: Actor, officers_per_shift: int = 1,
+    special_days: dict[date, dict[str, Any]] | None = None,
+) -> list[DutyShift]:
+    """Create ``days`` shifts from local ``first_day``, leads and officers in turn; commits.
+
+    ``special_days`` marks holidays, major events or sensitive periods:
+    ``{day: {"kind": "holiday", "leader_id": 7}}``; such a shift requires a leader on shift
+    (带班领导). Days that already have a shift are left as they are.
+    """
+    role = require_role(actor, ROTA_ROLES, "rota planning")
+    if session.get(Center, center_id) is None:
+        raise ValidationFailed(f"center {center_id} does not exist", field="center_id")
+    if days < 1 or days > 366:
+        raise ValidationFailed("days must be between 1 and 366", field="days")
+    if not leads:
+        raise ValidationFailed("at least one shift lead is needed", field="leads")
+    lead_people = [_person(session, p, "leads") for p in leads]
+    officer_people = [_person(session, p, "officers") for p in officers]
+    for p in lead_people:
+        _check_role(p, "duty_lead", "leads")
+    for p in officer_people:
+        _check_role(p, "duty_officer", "officers")
+    special_days = special_days or {}
+    effects = Effects()
+    shifts = []
+    try:
+        for n in range(days):
+            day = first_day + timedelta(days=n)
+            starts_at, ends_at = shift_bounds(day)
+            existing = session.execute(select(DutyShift).where(
+                DutyShift.center_id == center_id, DutyShift.starts_at == starts_at)).scalar_one_or_none()
+            if existing is not None:
+                shifts.append(existing)
+                continue
+            shift = DutyShift(center_id=center_id, starts_at=starts_at, ends_at=ends_at, data={"day": day.isoformat()})
+            transition.start(session, catalog, shift, workflow="duty_shift", actor=actor, role=role,
+                             trigger="plan", effects=effects, commit=False)
+            lead = lead_people[n % len(lead_people)]
+            _set_place(session, shift, lead, "duty_lead")
+            if officer_people:
+                for k in range(officers_per_shift):
+                    officer = officer_people[(n * officers_per_shift + k) % len(officer_people)]
+                    if officer.id != lead.id and not any(
+                            a.person_id == officer.id for a in assignments(session, shift.id)):
+                        _set_place(session, shift, officer, "duty_officer")
+            if day in special_days:
+                spec = special_days[day]
+                _mark_special(session, shift, spec.get("kind", "holiday"), spec.get("leader_id"))
+            shifts.append(shift)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        effects.discard()
+        raise
+    effects.dispatch()
+    return shifts
+
+
+def _mark_special(session: Session, shift: DutyShift, kind: str, leader_id: Any) -> None:
+    if kind not in SPECIAL_KINDS:
+        raise ValidationFailed(f"kind must be one of {', '.join(SPECIAL_KINDS)}", field="kind")
+    shift.data = {**(shift.data or {}), "special": kind, "requires_leader": True}
+    if leader_id is not None:
+        leader = _person(session, leader_id, "leader_id")
+        _check_role(leader, "leader_on_shift", "leader_id")
+        _set_place(session, shift, leader, "leader_on_shift")
+
+
+def mark_special(session: Session, shift_id: int, kind: str, leader_id: int | None, *, actor: Actor) -> DutyShift:
+    """Make a shift a holiday / special-period shift that needs a leader on shift; commits."""
+    role = require_role(actor, ROTA_ROLES, "rota planning")
+    shift = _lock_open_shift(session, shift_id)
+    try:
+        _mark_special(session, shift, kind, leader_id)
+        ledger_note(session, shift, "mark_special", actor, role, utcnow(), {"kind": kind, "leader_id": leader_id})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return shift
+
+
+def _lock_open_shift(session: Session, shift_id: int) -> DutyShift:
+    shift = transition.lock_item(session, "duty_shift", shift_id)
+    assert isinstance(shift, DutyShift)
+    if shift.state == "closed":
+        raise Conflict(f"duty_shift {shift_id} is closed", details={"state": shift.state})
+    return shift
+
+
+def assign(session: Session, shift_id: int, person_id: Any, role: str, *, actor: Actor) -> DutyAssignment:
+    """Put one person on a shift as lead, officer or leader on shift; ledgered on the shift; commits."""
+    actor_role = require_role(actor, ROTA_ROLES, "rota planning")
+    try:
+        shift = _lock_open_shift(session, shift_id)
+        person = _person(session, person_id, "person_id")
+        _check_role(person, role, "person_id")
+        row = _set_place(session, shift, person, role)
+        ledger_note(session, shift, "assign", actor, actor_role, utcnow(), {"person_id": person.id, "role": role})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return row
+
+
+def assignments(session: Session, shift_id: int) -> list[DutyAssignment]:
+    """Everyone on a shift."""
+    return list(session.execute(
+        select(DutyAssignment).where(DutyAssignment.shift_id == shift_id).order_by(DutyAssignment.id)
+    ).scalars())
+
+
+def shift_people(session: Session, shift_id: int) -> list[Person]:
+    """The people on a shift (lead first)."""
+    order = {"duty_lead": 0, "leader_on_shift": 1, "duty_officer": 2}
+    rows = sorted(assignments(session, shift_id), key=lambda a: (order.get(a.role, 9), a.id))
+    return [a.person for a in rows]
+
+
+def request_swap(session: Session, shift_id: int, from_person_id: Any, to_person_id: Any, reason: str, *,
+                 actor: Actor) -> SwapRequest:
+    """Ask to hand one's place on a shift to someone else; commits. A leader decides."""
+    from_person = _person(session, from_person_id, "from_person_id")
+    to_person = _person(session, to_person_id, "to_person_id")
+    if actor.person_id != from_person.id:
+        require_role(actor, ROTA_ROLES, "requesting a swap for someone else")
+    shift = session.get(DutyShift, shift_id)
+    if shift is None:
+        raise NotFound(f"duty_shift {shift_id} not found")
+    if shift.state != "planned":
+        raise Conflict("only a planned shift can be swapped", details={"state": shift.state})
+    place = session.execute(select(DutyAssignment).where(
+        DutyAssignment.shift_id == shift_id, DutyAssignment.person_id == from_person.id)).scalar_one_or_none()
+    if place is None:
+        raise ValidationFailed(f"{from_person.username} is not on this shift", field="from_person_id")
+    _check_role(to_person, place.role, "to_person_id")
+    if any(a.person_id == to_person.id for a in assignments(session, shift_id)):
+        raise ValidationFailed(f"{to_person.username} is already on this shift", field="to_person_id")
+    if not (reason or "").strip():
+        raise ValidationFailed("reason is required", field="reason")
+    swap = SwapRequest(shift_id=shift_id, from_person_id=from_person.id, to_person_id=to_person.id,
+                       reason=reason.strip(), status="requested", requested_by_id=actor.person_id)
+    session.add(swap)
+    session.commit()
+    return swap
+
+
+def decide_swap(session: Session, swap_id: int, approve: bool, *, actor: Actor, note: str = "") -> SwapRequest:
+    """Approve (the place changes hands, ledgered on the shift) or reject a swap; commits."""
+    role = require_role(actor, ("leader", "admin"), "deciding a swap")
+    try:
+        swap = session.get(SwapRequest, swap_id, with_for_update=True)
+        if swap is None:
+            raise NotFound(f"swap request {swap_id} not found")
+        if swap.status != "requested":
+            raise Conflict(f"swap request {swap_id} is already {swap.status}", details={"status": swap.status})
+        shift = _lock_open_shift(session, swap.shift_id)
+        now = utcnow()
+        if approve:
+            place = session.execute(select(DutyAssignment).where(
+                DutyAssignment.shift_id == shift.id, DutyAssignment.person_id == swap.from_person_id)).scalar_one_or_none()
+            if place is None:
+                raise Conflict("the requester is no longer on this shift")
+            place.person_id = swap.to_person_id
+            if place.role == "duty_lead":
+                shift.lead_id = swap.to_person_id
+            elif place.role == "leader_on_shift":
+                shift.leader_on_shift_id = swap.to_person_id
+            ledger_note(session, shift, "swap", actor, role, now, {
+                "swap_id": swap.id, "from_person_id": swap.from_person_id, "to_person_id": swap.to_person_id,
+                "role": place.role}, comment=note)
+        swap.status = "approved" if approve else "rejected"
+        swap.decided_by_id = actor.person_id
+        swap.decided_at = now
+        swap.decision_note = note
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return swap
+
+
+@dataclass
+class Gap:
+    """A shift that is not staffed as it must be, and why."""
+
+    shift_id: int
+    starts_at: datetime
+    reasons: list[str] = field(default_factory=list)
+    staff: int = 0
+    minimum: int = 0
+
+
+def staff_minimum(session: Session, center_id: int) -> int:
+    """Lead + officers a shift needs: raised while the center is in emergency mode."""
+    if active_period(session, center_id) is not None:
+        return int_setting("DUTY_MIN_STAFF_EMERGENCY")
+    return int_setting("DUTY_MIN_STAFF")
+
+
+def find_gaps(session: Session, center_id: int, days_ahead: int, now: datetime | None = None) -> list[Gap]:
+    """Shifts starting within ``days_ahead`` days (and the one on duty) with no lead, under the
+    minimum staff, or without the leader on shift a holiday/special period/emergency requires.
+
+    A day with no shift at all is a gap too (reported with ``shift_id`` 0).
+    """
+    now = now or utcnow()
+    emergency = active_period(session, center_id) is not None
+    minimum = staff_minimum(session, center_id)
+    horizon = now + timedelta(days=days_ahead)
+    shifts = list(session.execute(
+        select(DutyShift).where(DutyShift.center_id == center_id, DutyShift.ends_at > now,
+                                DutyShift.starts_at < horizon, DutyShift.state != "closed")
+        .order_by(DutyShift.starts_at)
+    ).scalars())
+    counts = dict(session.execute(
+        select(DutyAssignment.shift_id, func.count()).where(
+            DutyAssignment.shift_id.in_([s.id for s in shifts] or [0]),
+            DutyAssignment.role.in_(("duty_lead", "duty_officer")))
+        .group_by(DutyAssignment.shift_id)
+    ).all())
+    gaps = []
+    for s in shifts:
+        gap = Gap(shift_id=s.id, starts_at=s.starts_at, staff=int(counts.get(s.id, 0)), minimum=minimum)
+        if s.lead_id is None:
+            gap.reasons.append("no_lead")
+        if gap.staff < minimum:
+            gap.reasons.append("under_minimum")
+        if (emergency or (s.data or {}).get("requires_leader")) and s.leader_on_shift_id is None:
+            gap.reasons.append("no_leader_on_shift")
+        if gap.reasons:
+            gaps.append(gap)
+    covered = {s.starts_at for s in shifts}
+    day = now.astimezone(tz()).date()
+    for n in range(-1, days_ahead + 1):
+        starts_at, ends_at = shift_bounds(day + timedelta(days=n))
+        if ends_at > now and starts_at < horizon and starts_at not in covered:
+            gaps.append(Gap(shift_id=0, starts_at=starts_at, reasons=["no_shift"], minimum=minimum))
+    return sorted(gaps, key=lambda g: g.starts_at)
+
+
+REASON_TEXT = {
+    "no_lead": "无值班长", "under_minimum": "值班人数不足", "no_leader_on_shift": "无带班领导", "no_shift": "未排班",
+}
+
+
+def warn_gaps(session: Session, center_id: int, days_ahead: int | None = None, now: datetime | None = None, *,
+              effects: Effects | None = None, commit: bool = True) -> list[Notification]:
+    """Warn the center's leaders of each gap through the outbox; the same gap is warned once.
+
+    The scheduler calls this daily (and emergency declaration calls it at once, since the
+    minimum rises). Returns the rows queued.
+    """
+    days_ahead = int_setting("DUTY_GAP_DAYS_AHEAD") if days_ahead is None else days_ahead
+    own_effects = effects is None
+    effects = effects if effects is not None else Effects()
+    rows: list[Notification] = []
+    try:
+        leaders = center_leaders(session, center_id)
+        for gap in find_gaps(session, center_id, days_ahead, now):
+            key = f"{gap.starts_at.isoformat()}|{','.join(gap.reasons)}|{gap.minimum}"
+            item_id = gap.shift_id or center_id
+            item_type = "duty_shift" if gap.shift_id else "center"
+            if already_sent(session, item_type, item_id, "rota_gap", key):
+                continue
+            reasons = "、".join(REASON_TEXT[r] for r in gap.reasons)
+            rows += notify_people(
+                session, leaders, subject=f"排班缺口: {local(gap.starts_at)} 班次{reasons}",
+                body=f"{local(gap.starts_at)} 起的班次{reasons}(在岗 {gap.staff} 人, 最少 {gap.minimum} 人), 请及时调整排班。",
+                item_type=item_type, item_id=item_id,
+                payload={"kind": "rota_gap", "key": key, "reasons": gap.reasons, "shift_id": gap.shift_id},
+                effects=effects,
+            )
+        if commit:
+            session.commit()
+    except BaseException:
+        if commit:
+            session.rollback()
+            effects.discard()
+        raise
+    if commit and own_effects:
+        effects.dispatch()
+    return rows
