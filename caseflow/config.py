@@ -27,6 +27,10 @@ class DefaultConfig:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     PERMANENT_SESSION_LIFETIME = 8 * 3600
+    SESSION_COOKIE_SECURE = False  # set CASEFLOW_SESSION_COOKIE_SECURE=true behind HTTPS
+    # Sign-in throttle: this many failures per username and address within the window -> 429.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_FAILURE_WINDOW_S = 15 * 60
     API_TITLE = "caseflow"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

@@ -5,7 +5,16 @@ from flask import Flask
 
 
 def init_web(app: Flask) -> None:
-    """Register the console's blueprints."""
+    """Register the console's blueprints, CSRF protection, security headers and helpers."""
+    from .auth import bp as auth_bp
+    from .hooks import init_hooks
+    from .pages import bp as pages_bp
     from .views import bp
 
+    init_hooks(app)
     app.register_blueprint(bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(pages_bp)
+    from .duty import bp as duty_bp
+
+    app.register_blueprint(duty_bp)

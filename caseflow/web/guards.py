@@ -1,0 +1,100 @@
+"""Who is signed in to the console, and which pages their roles open."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import abort, redirect, request, session, url_for
+
+from caseflow.extensions import db
+from caseflow.models import Person
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Each role's landing page (endpoint), in the order used when a person holds several roles.
+LANDING: dict[str, str] = {
+    "liaison": "pages.liaison",
+    "dispatcher": "pages.dispatch",
+    "handler": "pages.handler",
+    "duty_lead": "pages.duty",
+    "duty_officer": "pages.duty",
+    "leader": "pages.leader",
+    "admin": "pages.admin",
+}
+
+
+def current_person() -> Person | None:
+    """The signed-in, active person of this request, or None.
+
+    Cached per request in the WSGI environ, not on ``g``: an app context (tests, CLI) can
+    outlive a request, and a sign-out must not leave the old person behind.
+    """
+    if "caseflow.console_person" in request.environ:
+        return request.environ["caseflow.console_person"]  # type: ignore[no-any-return]
+    person = None
+    person_id = session.get("person_id")
+    if person_id is not None:
+        person = db.session.get(Person, person_id)
+        if person is not None and not person.active:
+            person = None  # deactivated people lose their session at once
+    request.environ["caseflow.console_person"] = person
+    return person
+
+
+def landing_endpoint(roles: Iterable[str]) -> str:
+    """The endpoint a person with ``roles`` lands on after sign-in."""
+    held = set(roles)
+    for role, endpoint in LANDING.items():
+        if role in held:
+            return endpoint
+    return "web.index"
+
+
+def pages_for(roles: Iterable[str]) -> list[tuple[str, str]]:
+    """(endpoint, page key) of every landing page the roles open, for the navigation bar."""
+    out: list[tuple[str, str]] = []
+    held = set(roles)
+    for role, endpoint in LANDING.items():
+        if role in held and endpoint not in [e for e, _ in out]:
+            out.append((endpoint, "page." + endpoint.split(".", 1)[1]))
+    return out
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` when it is a path on this site; never an absolute URL (no open redirect)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def login_required(roles: Iterable[str] | None = None) -> Callable[[F], F]:
+    """Require a signed-in person; with ``roles``, one of them (else 403).
+
+    Not signed in: a redirect to the sign-in page that comes back here afterwards.
+    """
+    allowed = frozenset(roles or ())
+
+    def deco(fn: F) -> F:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            person = current_person()
+            if person is None:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if allowed and not (person.roles & allowed):
+                from caseflow.security.actor import Actor
+                from caseflow.services.access import deny, record_audit
+
+                err = deny(Actor.from_person(person), "open page", request.path,
+                           f"page needs one of {', '.join(sorted(allowed))}")
+                record_audit(db.session(), err)  # every denial is kept for audit
+                abort(403)
+            return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco
