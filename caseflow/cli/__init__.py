@@ -9,28 +9,14 @@ from flask.cli import FlaskGroup
 def register_cli(app: Flask) -> None:
     """Attach the commands that need an app to ``app.cli`` (``flask --app wsgi ...`` too)."""
     from .database import demo_command, init_command
+    from .ledger import ledger_group
+    from .run import up_command
+    from .users import users_group
+    from .worker import sweep_command, worker_command
 
-    for cmd in (init_command, demo_command):
+    for cmd in (init_command, demo_command, up_command, worker_command, sweep_command, users_group, ledger_group):
         if cmd.name not in app.cli.commands:
             app.cli.add_command(cmd)
-    for extra in _optional_commands():
-        if extra.name not in app.cli.commands:
-            app.cli.add_command(extra)
-
-
-def _optional_commands() -> list[click.Command]:
-    """Commands of other capabilities, registered when their modules are present."""
-    import importlib
-
-    out = []
-    for mod, attr in (("caseflow.cli.run", "up_command"), ("caseflow.cli.worker", "worker_command"),
-                      ("caseflow.cli.worker", "sweep_command"), ("caseflow.cli.users", "users_group"),
-                      ("caseflow.cli.ledger", "ledger_group")):
-        try:
-            out.append(getattr(importlib.import_module(mod), attr))
-        except (ImportError, AttributeError):
-            continue
-    return out
 
 
 def _create_app() -> Flask:

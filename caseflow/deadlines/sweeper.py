@@ -9,7 +9,8 @@ Every ``SWEEP_INTERVAL_S`` one sweeper (whichever worker wins the lock) does thr
 2. **Re-arm rows about to fall due.** A pending row due within the look-ahead window that
    has no RQ job (e.g. after ``FLUSHALL``) is scheduled again, so it still fires on time.
    Rows further ahead are re-armed by a later sweep: every row passes through the window.
-3. **Escalations and the outbox**: their own ``sweep_due`` (when those modules are present).
+3. **Housekeeping**: escalation steps and outbox deliveries that are due, handover reminders,
+   and duty-rota gap warnings (each idempotent).
 
 Hence the guarantee: after any fault a deadline is late by at most one sweep period
 (plus the grace), and never early.
@@ -49,8 +50,7 @@ class SweepReport:
     noop: int = 0
     failed: int = 0
     rearmed: int = 0
-    escalations: Any = None
-    notifications: Any = None
+    housekeeping: dict[str, Any] = field(default_factory=dict)
     skipped: bool = False  # another sweeper held the lock
     errors: list[str] = field(default_factory=list)
 
@@ -58,8 +58,8 @@ class SweepReport:
         if self.skipped:
             return "sweep skipped: another sweeper is running"
         return (f"sweep: fired={self.fired} noop={self.noop} failed={self.failed} "
-                f"rearmed={self.rearmed} escalations={self.escalations} "
-                f"notifications={self.notifications}")
+                f"rearmed={self.rearmed} "
+                + " ".join(f"{k}={v if isinstance(v, int) else len(v or [])}" for k, v in self.housekeeping.items()))
 
 
 def _setting(name: str, default: Any) -> Any:
@@ -130,30 +130,37 @@ def rearm_missing(session: Session, redis_conn: Any, now: datetime, horizon: tim
     return rearmed
 
 
-def _optional_sweeps(session: Session, catalog: WorkflowCatalog, now: datetime, report: SweepReport) -> None:
-    # Escalation chains and the outbox are separate capabilities; sweep them when present.
-    try:
-        from caseflow.deadlines import escalation
-    except ImportError:
-        escalation = None  # type: ignore[assignment]
-    if escalation is not None and hasattr(escalation, "sweep_due"):
+def _gap_warnings(session: Session, now: datetime) -> int:
+    from caseflow.models import Center
+    from caseflow.services.duty.rota import warn_gaps
+
+    # Idempotent per gap, so running it every sweep warns each gap once, days ahead.
+    return sum(len(warn_gaps(session, cid, now=now)) for cid in session.execute(select(Center.id)).scalars())
+
+
+def _housekeeping(catalog: WorkflowCatalog) -> list[tuple[str, Any]]:
+    """The periodic steps besides deadlines, in order: (name, fn(session, now))."""
+    from caseflow.deadlines import escalation
+    from caseflow.notify import outbox
+    from caseflow.services.duty.handover import send_reminders
+
+    return [
+        ("escalations", lambda s, now: escalation.sweep_due(s, catalog, now)),
+        ("notifications", outbox.sweep_due),
+        ("handover_reminders", lambda s, now: send_reminders(s, now=now)),
+        ("duty_gaps", _gap_warnings),
+    ]
+
+
+def _run_housekeeping(session: Session, catalog: WorkflowCatalog, now: datetime, report: SweepReport) -> None:
+    # Each step is isolated: one failing (e.g. SMTP settings) must not stop the others.
+    for name, step in _housekeeping(catalog):
         try:
-            report.escalations = escalation.sweep_due(session, catalog, now)
+            report.housekeeping[name] = step(session, now)
         except Exception as exc:
             session.rollback()
-            report.errors.append(f"escalations: {exc}")
-            log.exception("escalation sweep failed")
-    try:
-        from caseflow.notify import outbox
-    except ImportError:
-        outbox = None  # type: ignore[assignment]
-    if outbox is not None and hasattr(outbox, "sweep_due"):
-        try:
-            report.notifications = outbox.sweep_due(session, now)
-        except Exception as exc:
-            session.rollback()
-            report.errors.append(f"notifications: {exc}")
-            log.exception("outbox sweep failed")
+            report.errors.append(f"{name}: {exc}")
+            log.exception("sweeper step %s failed", name)
 
 
 def sweep_once(session: Session, catalog: WorkflowCatalog, now: datetime | None = None, *,
@@ -181,7 +188,7 @@ def sweep_once(session: Session, catalog: WorkflowCatalog, now: datetime | None 
         session.rollback()
         report.errors.append(f"re-arm: {exc}")
         log.warning("sweeper could not re-arm deadlines: %s", exc)
-    _optional_sweeps(session, catalog, utcnow(), report)
+    _run_housekeeping(session, catalog, utcnow(), report)
     return report
 
 
