@@ -73,3 +73,17 @@ class TransitionRejected(DomainError):
 
     status = 409
     code = "rejected"
+
+
+class PayloadTooLarge(DomainError):
+    """An upload is bigger than the configured limit; nothing was stored."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    """An upload's content is not an allowed type; nothing was stored."""
+
+    status = 415
+    code = "unsupported_media_type"

@@ -4,7 +4,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-MODULES: list[str] = []
+MODULES: list[str] = [
+    "caseflow.api.attachments",
+    "caseflow.api.open311",
+    "caseflow.api.duty",
+    "caseflow.api.instructions",
+    "caseflow.api.escalations",
+    "caseflow.api.cases",
+]
 
 
 def load() -> list[Any]:

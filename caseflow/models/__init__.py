@@ -1,10 +1,21 @@
 """caseflow's SQLAlchemy models, one module per aggregate; import them from here."""
+from .attachment import ATTACHMENT_KINDS, Attachment
 from .base import Base, utcnow
 from .calendar import CalendarOverride
 from .case import CHANNELS, Case
+from .case_parts import CaseParticipant, CaseReporter, Supervision, TimeLimit
 from .category import TIERS, Category
 from .deadline import Deadline, EscalationNotice, EscalationRun, Notification
-from .duty import DutyShift, Handover
+from .duty import (
+    DutyAssignment,
+    DutyLogEntry,
+    DutyShift,
+    EmergencyPeriod,
+    Handover,
+    HandoverItem,
+    RollCall,
+    SwapRequest,
+)
 from .geo import AREA_KINDS, Area, Grid
 from .instruction import SEVERITIES, Instruction
 from .item import WorkflowItem
@@ -14,13 +25,16 @@ from .people import CLIENT_KINDS, ROLES, ApiToken, Person, PersonRole
 from .returns import ReturnRequest
 
 ITEM_MODELS: dict[str, type[WorkflowItem]] = {
-    m.item_type: m for m in (Case, Instruction, ReturnRequest, DutyShift, Handover)
+    m.item_type: m for m in (Case, Instruction, ReturnRequest, DutyShift, Handover, RollCall)
 }
 
 __all__ = [
+    "ATTACHMENT_KINDS", "Attachment",
     "AREA_KINDS", "CHANNELS", "CLIENT_KINDS", "ITEM_MODELS", "ROLES", "SEVERITIES", "TIERS",
     "AccessDenial", "ActionGroup", "CalendarOverride", "ApiToken", "Area", "Base", "Case", "Category", "Center",
     "Deadline", "Department", "DutyShift", "EscalationNotice", "EscalationRun", "Grid", "Handover",
     "Instruction", "LeaderPosition", "LedgerEntry", "Notification", "Person", "PersonRole",
     "ReturnRequest", "WorkflowItem", "utcnow",
+    "CaseParticipant", "CaseReporter", "Supervision", "TimeLimit",
+    "DutyAssignment", "DutyLogEntry", "EmergencyPeriod", "HandoverItem", "RollCall", "SwapRequest",
 ]

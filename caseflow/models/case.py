@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Float, ForeignKey, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from .base import Base
 from .category import Category
@@ -14,6 +14,8 @@ from .org import Center, Department
 from .people import Person
 
 CHANNELS = ("patrol", "hotline", "app", "sensor", "linkage_110", "referral")
+# States after which a case takes no further change (the archive is read-only).
+READ_ONLY_STATES = ("archived",)
 
 
 class Case(WorkflowItem, Base):
@@ -46,3 +48,21 @@ class Case(WorkflowItem, Base):
     grid: Mapped[Grid | None] = relationship()
     department: Mapped[Department | None] = relationship()
     reporter: Mapped[Person | None] = relationship()
+
+    def scope_department_ids(self) -> set[int | None]:
+        """Departments whose handlers may see and act on the case: the holder and every participant."""
+        from .case_parts import CaseParticipant  # the parts module imports nothing from here
+
+        ids: set[int | None] = {self.department_id}
+        session = object_session(self)
+        if session is not None and self.id is not None:
+            ids.update(session.execute(
+                select(CaseParticipant.department_id).where(
+                    CaseParticipant.case_id == self.id, CaseParticipant.state != "withdrawn")
+            ).scalars())
+        return ids
+
+    @property
+    def read_only(self) -> bool:
+        """True once archived: any further change is refused."""
+        return self.state in READ_ONLY_STATES

@@ -22,6 +22,9 @@ ACTIONS: dict[str, Action] = {}
 # Modules inside caseflow that register guards and actions; imported before validation.
 CALLBACK_MODULES = [
     "caseflow.workflow.builtin",
+    "caseflow.workflow.duty_actions",
+    "caseflow.workflow.instruction_actions",
+    "caseflow.workflow.case_actions",
 ]
 
 # Who an escalation step may name; resolved to people at run time.

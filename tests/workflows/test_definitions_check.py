@@ -57,7 +57,7 @@ CASES = [
     ("unreachable state", "case_general", lambda r: r["states"].append({"name": "orphan", "final": True}),
      "states[9]", "cannot be reached"),
     ("non-final dead end", "case_general",
-     lambda r: r.update(transitions=[t for t in r["transitions"] if t["trigger"] != "archive"]),
+     lambda r: r.update(transitions=[t for t in r["transitions"] if t["trigger"] not in ("archive", "reopen")]),
      "states[6]", "is not final and has no way out"),
     ("final state with an exit", "return_request",
      lambda r: r["transitions"].append({"trigger": "reopen", "source": "approved", "dest": "requested", "roles": ["dispatcher"]}),
