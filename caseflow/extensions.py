@@ -4,34 +4,59 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, current_app
+import threading
+
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 
+class _AppSession(Session):
+    """A session that binds to the current app's engine, so several apps can live in one process."""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if self.bind is None and has_app_context():
+            return current_app.extensions["caseflow.engine"]
+        return super().get_bind(*args, **kwargs)
+
+
 class Database:
-    """The SQLAlchemy engine and a request/job-scoped session for one app."""
+    """The SQLAlchemy engine of each app and a request/job-scoped session.
+
+    The engine lives in ``app.extensions``: creating a second app (a test, a bench) never
+    swaps the database under the first one.
+    """
 
     def __init__(self) -> None:
-        self.engine: Engine | None = None
-        self.session: scoped_session[Session] = scoped_session(sessionmaker())
+        self.session: scoped_session[Session] = scoped_session(
+            sessionmaker(class_=_AppSession, expire_on_commit=False), scopefunc=_scope
+        )
 
     def init_app(self, app: Flask) -> None:
         url = app.config["DATABASE_URL"] or default_sqlite_url(app.instance_path)
         app.config["DATABASE_URL"] = url
-        self.engine = make_engine(url)
-        self.session.remove()
-        self.session.configure(bind=self.engine, expire_on_commit=False)
+        app.extensions["caseflow.engine"] = make_engine(url)
         app.extensions["caseflow.db"] = self
 
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
             self.session.remove()
 
+    @property
+    def engine(self) -> Engine:
+        """The current app's engine."""
+        return current_app.extensions["caseflow.engine"]  # type: ignore[no-any-return]
+
     def dispose_after_fork(self) -> None:
         """A forked process must not reuse its parent's connections."""
-        if self.engine is not None:
+        if has_app_context():
             self.engine.dispose(close=False)
+
+
+def _scope() -> tuple[int, int]:
+    # One session per thread and app: two apps in one thread never share a session.
+    app_id = id(current_app._get_current_object()) if has_app_context() else 0  # type: ignore[attr-defined]
+    return (threading.get_ident(), app_id)
 
 
 def default_sqlite_url(instance_path: str) -> str:
@@ -83,6 +108,14 @@ def get_redis(app: Flask | None = None):  # type: ignore[no-untyped-def]
 
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     conn = app.extensions.get("caseflow.redis")
+    if conn is None and app.config.get("REDIS_SENTINELS"):
+        # Redis with Sentinel (deploy/compose): "host:port,host:port" and the master's name.
+        from redis.sentinel import Sentinel
+
+        nodes = [(h, int(p)) for h, p in (n.strip().rsplit(":", 1) for n in app.config["REDIS_SENTINELS"].split(","))]
+        conn = Sentinel(nodes, socket_timeout=2).master_for(app.config.get("REDIS_SENTINEL_MASTER") or "caseflow",
+                                                             socket_timeout=5, db=int(app.config.get("REDIS_DB") or 0))
+        app.extensions["caseflow.redis"] = conn
     if conn is None:
         url = app.config["REDIS_URL"]
         if not url:

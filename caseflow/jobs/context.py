@@ -17,10 +17,8 @@ def _after_fork_in_child() -> None:
     # A forked work-horse (or RQ's scheduler process) must open its own connections:
     # reusing a parent's socket would interleave two processes' protocol streams.
     # close=False leaves the parent's connections alone (they are the parent's to close).
-    from caseflow.extensions import db
-
-    if db.engine is not None:
-        db.engine.dispose(close=False)
+    if _app is not None:
+        _app.extensions["caseflow.engine"].dispose(close=False)
 
 
 def _install_fork_hook() -> None:

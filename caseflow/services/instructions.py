@@ -15,15 +15,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from caseflow.effects import Effects
-from caseflow.errors import Conflict, PermissionDenied, ValidationFailed
+from caseflow.errors import PermissionDenied, ValidationFailed
 from caseflow.models import AREA_KINDS, SEVERITIES, Category, Department, Grid, Instruction, Person, utcnow
 from caseflow.security.actor import Actor
 from caseflow.workflow.engine import WorkflowCatalog
 
 from . import linkage110, routing, transition
+from .unit_of_work import unit_of_work
 
 NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-./]{0,39}$")
 INTAKE_ROLES = ("linkage_110", "liaison")
@@ -34,19 +34,8 @@ INTAKE_ROLES = ("linkage_110", "liaison")
 @contextmanager
 def _unit_of_work(session: Session) -> Iterator[Effects]:
     """Commit on success and then run the effects; roll back and discard on any error."""
-    effects = Effects()
-    try:
+    with unit_of_work(session, what="instruction") as effects:
         yield effects
-        session.commit()
-    except (StaleDataError, IntegrityError) as exc:
-        session.rollback()
-        effects.discard()
-        raise Conflict("the instruction was changed by someone else; reload it") from exc
-    except BaseException:
-        session.rollback()
-        effects.discard()
-        raise
-    effects.dispatch()
 
 
 def _step(session: Session, catalog: WorkflowCatalog, instruction_id: int, trigger: str, *, actor: Actor,

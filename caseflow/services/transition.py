@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from caseflow.deadlines.arming import arm_for_state, cancel_for_state
 from caseflow.effects import Effects
@@ -26,7 +24,8 @@ from caseflow.workflow.definition import TransitionSpec, WorkflowDefinition
 from caseflow.workflow.engine import WorkflowCatalog
 
 from . import ledger
-from .access import can_see_department_item, deny, record_audit
+from .access import can_see_department_item, deny
+from .unit_of_work import unit_of_work
 
 
 def item_label(item: WorkflowItem) -> str:
@@ -89,27 +88,15 @@ def fire(
     ``expected_state`` lets a caller that showed the user a state refuse a stale click.
     """
     data = dict(data or {})
-    effects = effects if effects is not None else Effects()
-    try:
-        item = apply(session, catalog, item_type, item_id, trigger, actor=actor, data=data,
-                     comment=comment, expected_state=expected_state, effects=effects)
-        session.commit()
-    except (StaleDataError, IntegrityError, OperationalError) as exc:
-        session.rollback()
-        effects.discard()
-        if isinstance(exc, OperationalError) and not _is_lock_conflict(exc):
-            raise
+
+    def lost_race() -> Conflict:
         current = _current_state(session, item_type, item_id)
-        raise Conflict(
-            f"{item_type} {item_id} was changed by someone else; it is now '{current}'",
-            details={"state": current},
-        ) from exc
-    except BaseException as exc:
-        session.rollback()
-        effects.discard()
-        record_audit(session, exc)
-        raise
-    effects.dispatch()
+        return Conflict(f"{item_type} {item_id} was changed by someone else; it is now '{current}'",
+                        details={"state": current})
+
+    with unit_of_work(session, effects, conflict=lost_race) as uow_effects:
+        item = apply(session, catalog, item_type, item_id, trigger, actor=actor, data=data,
+                     comment=comment, expected_state=expected_state, effects=uow_effects)
     return item
 
 
@@ -227,19 +214,9 @@ def start(
         workflow_version=definition.version, payload=payload or {}, comment=comment,
     )
     if commit:
-        try:
-            session.commit()
-        except BaseException:
-            session.rollback()
-            effects.discard()
-            raise
-        effects.dispatch()
+        with unit_of_work(session, effects):
+            pass  # nothing more to do: leaving the block commits, then runs the effects
     return item
-
-
-def _is_lock_conflict(exc: OperationalError) -> bool:
-    text = str(exc.orig).lower() if exc.orig else str(exc).lower()
-    return "deadlock" in text or "could not serialize" in text or "database is locked" in text
 
 
 def _current_state(session: Session, item_type: str, item_id: int) -> str:

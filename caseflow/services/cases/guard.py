@@ -4,14 +4,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from caseflow.effects import Effects
-from caseflow.errors import Conflict, InvalidTransition
+from caseflow.errors import InvalidTransition
 from caseflow.models import Case, WorkflowItem
-from caseflow.services.access import record_audit
+from caseflow.services.unit_of_work import unit_of_work
 
 
 def ensure_writable(item: WorkflowItem | None) -> None:
@@ -23,20 +21,5 @@ def ensure_writable(item: WorkflowItem | None) -> None:
 @contextmanager
 def commit_or_rollback(session: Session, effects: Effects) -> Iterator[None]:
     """Run the block as one transaction: commit and dispatch effects, or roll back and drop them."""
-    try:
+    with unit_of_work(session, effects, what="case"):
         yield
-        session.commit()
-    except (StaleDataError, IntegrityError) as exc:
-        session.rollback()
-        effects.discard()
-        raise Conflict("the case was changed by someone else; reload and try again") from exc
-    except OperationalError:
-        session.rollback()
-        effects.discard()
-        raise
-    except BaseException as exc:
-        session.rollback()
-        effects.discard()
-        record_audit(session, exc)
-        raise
-    effects.dispatch()
