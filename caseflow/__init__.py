@@ -36,6 +36,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
 
     _register_blueprints(app)
+    from .observability import init_observability
+
+    init_observability(app)
     from .cli import register_cli
 
     register_cli(app)

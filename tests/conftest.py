@@ -8,6 +8,7 @@ shared Redis.
 """
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -27,33 +28,10 @@ RUN_TOKEN = secrets.token_hex(4)
 
 
 def _migrate(url: str) -> None:
-    """Migrate, then create any table a capability added since the last migration file.
-
-    ``tests/integration/test_migrations.py`` fails while such tables exist, so a missing
-    migration cannot slip through.
-    """
+    """Build the schema the way production does: through the Alembic migrations."""
     engine = make_engine(url)
     upgrade(engine)
-    Base.metadata.create_all(engine, checkfirst=True)
-    _add_missing_columns(engine)
     engine.dispose()
-
-
-def _add_missing_columns(engine) -> None:  # type: ignore[no-untyped-def]
-    """Columns a capability added to an existing table since the last migration (nullable here;
-    the lead's migration adds them for real, and test_migrations fails until it does)."""
-    from sqlalchemy import inspect
-
-    names = set(inspect(engine).get_table_names())
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            if table.name not in names:
-                continue
-            have = {c["name"] for c in inspect(conn).get_columns(table.name)}
-            for col in table.columns:
-                if col.name not in have:
-                    kind = col.type.compile(dialect=engine.dialect)
-                    conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" {kind}'))
 
 
 def _postgres_url() -> str | None:
@@ -136,6 +114,15 @@ def _empty_tables(app) -> None:  # type: ignore[no-untyped-def]
     names = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:  # type: ignore[union-attr]
         if engine.dialect.name == "postgresql":  # type: ignore[union-attr]
+            # A connection a previous test left idle in a transaction would make TRUNCATE wait
+            # forever; end it (this is our own test database) and say so.
+            stuck = conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+                " AND state_change < now() - interval '5 seconds'")).fetchall()
+            if stuck:
+                logging.getLogger("tests").warning("ended %d connection(s) left idle in a transaction", len(stuck))
+            conn.execute(text("SET LOCAL lock_timeout = '60s'"))
             conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
         else:
             conn.execute(text("PRAGMA defer_foreign_keys=ON"))

@@ -17,6 +17,8 @@ from caseflow.services import attachments as svc
 from caseflow.services.sniff import download_name
 
 from .auth import current_actor
+from .idempotency import idempotent
+from .openapi import MAX_ID
 
 # Room for the multipart boundaries, headers and small fields around the file itself.
 FORM_OVERHEAD = 64 * 1024
@@ -59,7 +61,7 @@ def _ledger_seq() -> int | None:
     raw = request.form.get("ledger_seq", "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    if not raw.isdigit() or int(raw) > MAX_ID:
         raise ValidationFailed("ledger_seq must be a positive integer", field="ledger_seq")
     return int(raw)
 
@@ -71,6 +73,7 @@ class ItemAttachments(MethodView):
         """The item's evidence, oldest first."""
         return svc.list_for(db.session(), item_type, item_id, current_actor())  # type: ignore[arg-type]
 
+    @idempotent
     @blp.response(201, AttachmentSchema)
     def post(self, item_type: str, item_id: int) -> Attachment:
         """Upload one file as multipart field ``file`` (optional ``ledger_seq``).

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from caseflow.api.schemas import ID_RANGE
 from caseflow.models import CHANNELS, TIERS
 
 TEXT = validate.Length(max=4000)
@@ -24,13 +25,13 @@ class CaseCreateSchema(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default="", validate=TEXT)
     category = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
-    category_id = fields.Integer(load_default=None)
+    category_id = fields.Integer(validate=ID_RANGE, load_default=None)
     lat = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-90, 90))
     lon = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-180, 180))
     address = fields.String(load_default="", validate=validate.Length(max=200))
     external_ref = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=80))
     grid = fields.String(load_default=None, allow_none=True)
-    grid_id = fields.Integer(load_default=None, allow_none=True)
+    grid_id = fields.Integer(validate=ID_RANGE, load_default=None, allow_none=True)
     urgent = fields.Boolean(load_default=False)
     reporter = fields.Nested(ReporterSchema, load_default=None, allow_none=True)
 
@@ -53,10 +54,10 @@ class CaseActionSchema(Schema):
     title = fields.String(validate=validate.Length(min=1, max=200))
     description = fields.String(validate=TEXT)
     address = fields.String(validate=validate.Length(max=200))
-    department_id = fields.Integer()
-    department_ids = fields.List(fields.Integer(), validate=validate.Length(max=20))
-    cooperating_department_ids = fields.List(fields.Integer(), validate=validate.Length(max=20))
-    original_id = fields.Integer()
+    department_id = fields.Integer(validate=ID_RANGE)
+    department_ids = fields.List(fields.Integer(validate=ID_RANGE), validate=validate.Length(max=20))
+    cooperating_department_ids = fields.List(fields.Integer(validate=ID_RANGE), validate=validate.Length(max=20))
+    original_id = fields.Integer(validate=ID_RANGE)
     evidence_refs = fields.List(fields.String(validate=validate.Length(max=200)), validate=validate.Length(max=50))
 
 
@@ -66,11 +67,11 @@ class CaseListArgsSchema(Schema):
     state = fields.String()
     tier = fields.String(validate=validate.OneOf(TIERS))
     category = fields.String()
-    department_id = fields.Integer()
+    department_id = fields.Integer(validate=ID_RANGE)
     channel = fields.String(validate=validate.OneOf(CHANNELS))
     overdue = fields.Boolean()
     urgent = fields.Boolean()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 

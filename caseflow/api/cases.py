@@ -36,6 +36,9 @@ from caseflow.services.cases import (
 from caseflow.workflow.engine import get_catalog
 
 from .auth import current_actor
+from .idempotency import idempotent
+from .pagination import HEADERS_DOC as PAGE_HEADERS
+from .pagination import pagination_header
 from .case_schemas import (
     CaseActionSchema,
     CaseCreateSchema,
@@ -191,6 +194,7 @@ def _grid_id(body: dict[str, Any]) -> int | None:
 
 @blp.route("")
 class Cases(MethodView):
+    @idempotent
     @blp.arguments(CaseCreateSchema)
     @blp.response(201, CaseSchema)
     @blp.alt_response(200, schema=CaseSchema, description="Already reported (same channel and external_ref)")
@@ -210,8 +214,8 @@ class Cases(MethodView):
         return case_view(case, actor), 201 if created else 200
 
     @blp.arguments(CaseListArgsSchema, location="query")
-    @blp.response(200, CasePageSchema)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    @blp.response(200, CasePageSchema, headers=PAGE_HEADERS)
+    def get(self, args: dict[str, Any]) -> Any:
         """Cases, newest first, filtered by state, tier, category, department, channel, overdue; paged."""
         actor = current_actor()
         assert actor is not None
@@ -232,7 +236,8 @@ class Cases(MethodView):
         rows = db.session.execute(
             q.order_by(Case.reported_at.desc(), Case.id.desc()).offset((page - 1) * per).limit(per)
         ).scalars()
-        return {"items": [case_view(c, actor) for c in rows], "total": total, "page": page, "per_page": per}
+        return ({"items": [case_view(c, actor) for c in rows], "total": total, "page": page, "per_page": per},
+                pagination_header(total, page, per))
 
 
 @blp.route("/<int:case_id>")

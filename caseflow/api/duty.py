@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -16,14 +17,30 @@ from caseflow.extensions import db
 from caseflow.models import DutyShift, EmergencyPeriod, Handover, utcnow
 from caseflow.models.duty import ASSIGNMENT_ROLES, EMERGENCY_KINDS, LOG_TYPES
 from caseflow.security.actor import Actor
+from caseflow.services.access import deny, record_audit
 from caseflow.services.duty import emergency, handover, log, rota
 from caseflow.workflow.engine import get_catalog
 
 from .auth import current_actor
+from .schemas import ID_RANGE
 
 blp = Blueprint("duty", __name__, url_prefix="/api/duty", description="Duty watch (值班值守)")
 
 READ_ROLES = ("duty_lead", "duty_officer", "leader", "admin")
+
+
+@blp.before_request
+def _duty_staff_only() -> None:
+    """The duty watch is for duty staff, leaders and administrators only: refused before any lookup,
+    so other roles learn nothing about shifts, log entries or handovers (not even that they exist)."""
+    actor = current_actor()
+    assert actor is not None
+    if not actor.has_any(*READ_ROLES):
+        err = deny(actor, "use the duty watch", request.path,
+                   "the duty watch is for duty staff, leaders and administrators")
+        db.session.rollback()
+        record_audit(db.session(), err)
+        raise err
 
 
 def _reader() -> Actor:
@@ -44,7 +61,7 @@ def _center(actor: Actor, center_id: int | None) -> int:
 # --- schemas ---------------------------------------------------------------------------------
 
 class CenterQuery(Schema):
-    center_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    center_id = fields.Integer(load_default=None, validate=ID_RANGE)
     days_ahead = fields.Integer(load_default=3, validate=validate.Range(min=0, max=60))
 
 
@@ -66,28 +83,28 @@ class ShiftOut(Schema):
 
 
 class RotaIn(Schema):
-    center_id = fields.Integer(load_default=None)
+    center_id = fields.Integer(validate=ID_RANGE, load_default=None)
     first_day = fields.Date(required=True)
     days = fields.Integer(required=True, validate=validate.Range(min=1, max=366))
-    leads = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1))
-    officers = fields.List(fields.Integer(), load_default=list)
+    leads = fields.List(fields.Integer(validate=ID_RANGE), required=True, validate=validate.Length(min=1))
+    officers = fields.List(fields.Integer(validate=ID_RANGE), load_default=list)
     officers_per_shift = fields.Integer(load_default=1, validate=validate.Range(min=0, max=20))
 
 
 class AssignIn(Schema):
-    person_id = fields.Integer(required=True)
+    person_id = fields.Integer(validate=ID_RANGE, required=True)
     role = fields.String(required=True, validate=validate.OneOf(ASSIGNMENT_ROLES))
 
 
 class SpecialIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(rota.SPECIAL_KINDS))
-    leader_id = fields.Integer(load_default=None, allow_none=True)
+    leader_id = fields.Integer(validate=ID_RANGE, load_default=None, allow_none=True)
 
 
 class SwapIn(Schema):
-    shift_id = fields.Integer(required=True)
-    from_person_id = fields.Integer(required=True)
-    to_person_id = fields.Integer(required=True)
+    shift_id = fields.Integer(validate=ID_RANGE, required=True)
+    from_person_id = fields.Integer(validate=ID_RANGE, required=True)
+    to_person_id = fields.Integer(validate=ID_RANGE, required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
@@ -114,19 +131,19 @@ class GapOut(Schema):
 
 
 class LogQuery(Schema):
-    center_id = fields.Integer(load_default=None)
-    shift_id = fields.Integer(load_default=None)
+    center_id = fields.Integer(validate=ID_RANGE, load_default=None)
+    shift_id = fields.Integer(validate=ID_RANGE, load_default=None)
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
 
 
 class LogIn(Schema):
-    center_id = fields.Integer(load_default=None)
+    center_id = fields.Integer(validate=ID_RANGE, load_default=None)
     type = fields.String(required=True, validate=validate.OneOf(LOG_TYPES))
     summary = fields.String(load_default="")
     contact = fields.String(load_default="", validate=validate.Length(max=120))
     flagged = fields.Boolean(load_default=False)
-    case_id = fields.Integer(load_default=None, allow_none=True)
-    instruction_id = fields.Integer(load_default=None, allow_none=True)
+    case_id = fields.Integer(validate=ID_RANGE, load_default=None, allow_none=True)
+    instruction_id = fields.Integer(validate=ID_RANGE, load_default=None, allow_none=True)
     asked = fields.String(load_default="")
     explained = fields.String(load_default="")
     guided_to = fields.String(load_default="", validate=validate.Length(max=200))
@@ -161,7 +178,7 @@ class LogOut(Schema):
 
 
 class ReportIn(Schema):
-    reported_to_id = fields.Integer(required=True)
+    reported_to_id = fields.Integer(validate=ID_RANGE, required=True)
     direction = fields.String(required=True)
 
 
@@ -175,7 +192,7 @@ class FlagIn(Schema):
 
 class NoteIn(Schema):
     note = fields.String(required=True, validate=validate.Length(min=1, max=4000))
-    item_id = fields.Integer(load_default=None, allow_none=True)
+    item_id = fields.Integer(validate=ID_RANGE, load_default=None, allow_none=True)
 
 
 class ReviewIn(Schema):
@@ -206,7 +223,7 @@ class HandoverOut(Schema):
 
 
 class EmergencyIn(Schema):
-    center_id = fields.Integer(load_default=None)
+    center_id = fields.Integer(validate=ID_RANGE, load_default=None)
     kind = fields.String(required=True, validate=validate.OneOf(EMERGENCY_KINDS))
     reason = fields.String(required=True)
     scope = fields.String(required=True)

@@ -26,6 +26,7 @@ from caseflow.services import transition
 from caseflow.services.access import UNSCOPED_ROLES, can_see_department_item, deny, record_audit
 
 from .auth import current_actor
+from .schemas import ID_RANGE
 
 blp = Blueprint("escalations", __name__, url_prefix="/api",
                 description="Escalations, running deadlines and the notification outbox")
@@ -38,7 +39,7 @@ OUTBOX_ROLES = ("admin", "duty_lead")
 
 class _ItemFilter(Schema):
     item_type = fields.String(load_default=None, validate=validate.OneOf(sorted(ITEM_MODELS)))
-    item_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    item_id = fields.Integer(load_default=None, validate=ID_RANGE)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 

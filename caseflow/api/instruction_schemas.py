@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from caseflow.api.schemas import ID_RANGE
 from caseflow.models import AREA_KINDS, SEVERITIES
 
 NUMBER = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_\-./]{0,39}$", error="1-40 letters, digits or - _ . /")
@@ -35,7 +36,7 @@ class ActionSchema(Schema):
     result = fields.String(validate=validate.Length(max=4000))
     note = fields.String(validate=validate.Length(max=4000))
     severity = fields.String(validate=validate.OneOf(("larger", "major")))
-    department_id = fields.Integer()
+    department_id = fields.Integer(validate=ID_RANGE)
     responsible_arrived = fields.Boolean(load_default=False)
     comment = fields.String(load_default="", validate=validate.Length(max=2000))
 
@@ -44,12 +45,12 @@ class ListArgsSchema(Schema):
     """Filters and paging of the instruction list and the ledger exports."""
 
     state = fields.String()
-    department_id = fields.Integer()
+    department_id = fields.Integer(validate=ID_RANGE)
     category = fields.String()
     start = fields.AwareDateTime(data_key="from")
     end = fields.AwareDateTime(data_key="to")
     on_time = fields.Boolean()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 

@@ -19,6 +19,9 @@ from caseflow.services.access import can_see_department_item
 from caseflow.workflow.engine import get_catalog
 
 from .auth import current_actor
+from .idempotency import idempotent
+from .pagination import HEADERS_DOC as PAGE_HEADERS
+from .pagination import pagination_header
 from .instruction_schemas import (
     ActionSchema,
     InstructionCreateSchema,
@@ -112,6 +115,7 @@ def _filtered(args: dict[str, Any], actor: Actor) -> Any:
 
 @blp.route("")
 class Instructions(MethodView):
+    @idempotent
     @blp.arguments(InstructionCreateSchema)
     @blp.response(201, InstructionSchema)
     @blp.alt_response(200, schema=InstructionSchema, description="Already received (same number)")
@@ -122,8 +126,8 @@ class Instructions(MethodView):
         return instruction_view(item, actor), 201 if created else 200  # type: ignore[arg-type]
 
     @blp.arguments(ListArgsSchema, location="query")
-    @blp.response(200, InstructionPageSchema)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    @blp.response(200, InstructionPageSchema, headers=PAGE_HEADERS)
+    def get(self, args: dict[str, Any]) -> Any:
         """Instructions, newest first, filtered by state, unit, category, period; paged."""
         actor = current_actor()
         q = _filtered(args, actor)
@@ -135,7 +139,7 @@ class Instructions(MethodView):
         items = [instruction_view(i, actor) for i in rows]  # type: ignore[arg-type]
         if args.get("on_time") is not None:
             items = [i for i in items if i["on_time"] is args["on_time"]]
-        return {"items": items, "total": total, "page": page, "per_page": per}
+        return {"items": items, "total": total, "page": page, "per_page": per}, pagination_header(total, page, per)
 
 
 @blp.route("/<int:item_id>")

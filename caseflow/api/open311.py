@@ -21,6 +21,7 @@ from caseflow.services import open311 as svc
 from caseflow.workflow.engine import get_catalog
 
 from .open311_format import render, render_error, w3c
+from .idempotency import idempotent
 
 blp = Blueprint("open311", __name__, url_prefix="/open311/v2",
                 description="Open311 GeoReport v2 (JSON and XML) for existing Open311 clients")
@@ -128,6 +129,7 @@ class Requests(MethodView):
         views = svc.request_views(db.session(), get_catalog(), cases, w3c, _lang())
         return render(fmt, views, root="service_requests", item="request")
 
+    @idempotent
     @_documented("The new request's id and notice")
     def post(self, fmt: str) -> Response:
         """Submit a request (form-encoded, with api_key); answers ``[{service_request_id, service_notice, account_id}]``."""

@@ -11,6 +11,9 @@ MODULES: list[str] = [
     "caseflow.api.instructions",
     "caseflow.api.escalations",
     "caseflow.api.cases",
+    "caseflow.api.reports",
+    "caseflow.api.returns",
+    "caseflow.api.admin",
 ]
 
 

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from .openapi import MAX_ID
+
+# Ids in bodies and query strings: positive and within the database's integer range.
+ID_RANGE = validate.Range(min=1, max=MAX_ID, error="must be an id between {min} and {max}")
+
 
 class TransitionRequestSchema(Schema):
     """Fire a trigger on an item."""
@@ -41,3 +46,12 @@ class ItemSchema(Schema):
     state_entered_at = fields.DateTime()
     version = fields.Integer()
     available_triggers = fields.List(fields.String())
+
+
+class ErrorSchema(Schema):
+    """The one error format of the API: ``{code, status, message, errors}``."""
+
+    code = fields.Integer(required=True, metadata={"description": "HTTP status code, e.g. 404"})
+    status = fields.String(required=True, metadata={"description": "Error name, e.g. not_found or Not Found"})
+    message = fields.String(metadata={"description": "What went wrong, for people"})
+    errors = fields.Dict(metadata={"description": "Per field (or header) messages, e.g. {\"title\": [\"...\"]}"})

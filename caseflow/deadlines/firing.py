@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from caseflow.effects import Effects
 from caseflow.models import ITEM_MODELS, Deadline, utcnow
+from caseflow.observability.metrics import observe_deadline_lag
 from caseflow.security.actor import Actor
 from caseflow.services import ledger, transition
 from caseflow.workflow.engine import WorkflowCatalog
@@ -86,4 +87,5 @@ def fire_deadline(session: Session, catalog: WorkflowCatalog, deadline_id: int) 
         effects.discard()
         raise
     effects.dispatch()
+    observe_deadline_lag((now - row.due_at).total_seconds())  # after commit: only real firings
     return FireOutcome("fired", deadline_id)

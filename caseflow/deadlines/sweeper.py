@@ -10,7 +10,7 @@ Every ``SWEEP_INTERVAL_S`` one sweeper (whichever worker wins the lock) does thr
    has no RQ job (e.g. after ``FLUSHALL``) is scheduled again, so it still fires on time.
    Rows further ahead are re-armed by a later sweep: every row passes through the window.
 3. **Housekeeping**: escalation steps and outbox deliveries that are due, handover reminders,
-   and duty-rota gap warnings (each idempotent).
+   duty-rota gap warnings, and the periodic reports that are due (each idempotent).
 
 Hence the guarantee: after any fault a deadline is late by at most one sweep period
 (plus the grace), and never early.
@@ -141,6 +141,7 @@ def _gap_warnings(session: Session, now: datetime) -> int:
 def _housekeeping(catalog: WorkflowCatalog) -> list[tuple[str, Any]]:
     """The periodic steps besides deadlines, in order: (name, fn(session, now))."""
     from caseflow.deadlines import escalation
+    from caseflow.jobs.reports import enqueue_due_reports
     from caseflow.notify import outbox
     from caseflow.services.duty.handover import send_reminders
 
@@ -149,6 +150,7 @@ def _housekeeping(catalog: WorkflowCatalog) -> list[tuple[str, Any]]:
         ("notifications", outbox.sweep_due),
         ("handover_reminders", lambda s, now: send_reminders(s, now=now)),
         ("duty_gaps", _gap_warnings),
+        ("reports", enqueue_due_reports),
     ]
 
 

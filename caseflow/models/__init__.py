@@ -1,4 +1,5 @@
 """caseflow's SQLAlchemy models, one module per aggregate; import them from here."""
+from .analysis import AssessmentConfig, ScoringRule, StoredReport
 from .attachment import ATTACHMENT_KINDS, Attachment
 from .base import Base, utcnow
 from .calendar import CalendarOverride
@@ -17,12 +18,14 @@ from .duty import (
     SwapRequest,
 )
 from .geo import AREA_KINDS, Area, Grid
+from .idempotency import IdempotencyKey
 from .instruction import SEVERITIES, Instruction
 from .item import WorkflowItem
 from .ledger import AccessDenial, LedgerEntry
 from .org import ActionGroup, Center, Department, LeaderPosition
 from .people import CLIENT_KINDS, ROLES, ApiToken, Person, PersonRole
-from .returns import ReturnRequest
+from .regulation import REGULATION_KINDS, Regulation
+from .returns import BASIS_KINDS, ReturnRequest
 
 ITEM_MODELS: dict[str, type[WorkflowItem]] = {
     m.item_type: m for m in (Case, Instruction, ReturnRequest, DutyShift, Handover, RollCall)
@@ -30,11 +33,14 @@ ITEM_MODELS: dict[str, type[WorkflowItem]] = {
 
 __all__ = [
     "ATTACHMENT_KINDS", "Attachment",
+    "AssessmentConfig", "ScoringRule", "StoredReport",
     "AREA_KINDS", "CHANNELS", "CLIENT_KINDS", "ITEM_MODELS", "ROLES", "SEVERITIES", "TIERS",
     "AccessDenial", "ActionGroup", "CalendarOverride", "ApiToken", "Area", "Base", "Case", "Category", "Center",
     "Deadline", "Department", "DutyShift", "EscalationNotice", "EscalationRun", "Grid", "Handover",
     "Instruction", "LeaderPosition", "LedgerEntry", "Notification", "Person", "PersonRole",
     "ReturnRequest", "WorkflowItem", "utcnow",
+    "BASIS_KINDS", "REGULATION_KINDS", "Regulation",
     "CaseParticipant", "CaseReporter", "Supervision", "TimeLimit",
+    "IdempotencyKey",
     "DutyAssignment", "DutyLogEntry", "EmergencyPeriod", "HandoverItem", "RollCall", "SwapRequest",
 ]

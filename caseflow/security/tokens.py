@@ -15,6 +15,9 @@ from .actor import Actor
 PREFIX = "cf_"
 
 
+LAST_USED_RESOLUTION_S = 60
+
+
 def digest(token: str) -> str:
     """The stored form of a token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -38,7 +41,11 @@ def actor_for_token(session: Session, token: str) -> Actor | None:
     row = session.execute(select(ApiToken).where(ApiToken.token_hash == digest(token))).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         return None
-    row.last_used_at = utcnow()
+    now = utcnow()
+    # At most one write a minute: every request updating (and locking) the same row would
+    # serialise all of a client's concurrent requests behind one row lock and a commit each.
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > LAST_USED_RESOLUTION_S:
+        row.last_used_at = now
     if row.client_kind == "person":
         person = row.person
         if person is None or not person.active:

@@ -18,6 +18,7 @@ from caseflow.errors import (
     ValidationFailed,
 )
 from caseflow.models import ITEM_MODELS, WorkflowItem, utcnow
+from caseflow.observability.metrics import count_transition
 from caseflow.security.actor import Actor
 from caseflow.workflow.context import TransitionContext
 from caseflow.workflow.definition import TransitionSpec, WorkflowDefinition
@@ -161,6 +162,7 @@ def apply(
     )
     item.updated_at = now
     session.flush()
+    effects.add("metrics.transition", count_transition, definition.name, trigger)  # counted once committed
     return item
 
 
@@ -213,6 +215,7 @@ def start(
         at=now, from_state=None, to_state=item.state, workflow=definition.name,
         workflow_version=definition.version, payload=payload or {}, comment=comment,
     )
+    effects.add("metrics.transition", count_transition, definition.name, trigger)  # counted once committed
     if commit:
         with unit_of_work(session, effects):
             pass  # nothing more to do: leaving the block commits, then runs the effects

@@ -18,3 +18,15 @@ def init_web(app: Flask) -> None:
     from .duty import bp as duty_bp
 
     app.register_blueprint(duty_bp)
+    from .work import register_work_pages
+
+    register_work_pages(app)
+    from .reports import bp as reports_bp
+
+    app.register_blueprint(reports_bp)
+    from .returns_admin import bp as returns_admin_bp
+
+    app.register_blueprint(returns_admin_bp)
+    from .admin_import import bp as admin_import_bp
+
+    app.register_blueprint(admin_import_bp)

@@ -111,55 +111,36 @@ def rows_for(items: list[Any], prefer: str | None = None) -> list[Row]:
 @login_required(roles=["liaison"])
 def liaison() -> str:
     """Instructions not yet closed, with the time left to each arrival deadline."""
-    items = list(db.session.execute(
-        select(Instruction).where(open_filter(Instruction)).order_by(Instruction.received_at.desc()).limit(200)
-    ).scalars())
-    rows = rows_for(items, prefer="arrival")
-    rows.sort(key=lambda r: (r.seconds_left is None, r.seconds_left or 0))
-    return render_template("pages/liaison.html", rows=rows)
+    from .liaison import board_context  # the board and its actions live in liaison.py
+
+    return render_template("liaison/board.html", **board_context())
 
 
 @bp.get("/dispatch")
 @login_required(roles=["dispatcher"])
 def dispatch() -> str:
-    """Cases waiting for review (reported) or for a check of their result (checking)."""
-    items = list(db.session.execute(
-        select(Case).where(Case.state.in_(("reported", "checking"))).order_by(Case.reported_at.desc()).limit(200)
-    ).scalars())
-    return render_template("pages/dispatch.html", rows=rows_for(items))
+    """The review queue, cases to dispatch, checks, supervision and (when installed) return requests."""
+    from .dispatch import inbox_context  # the queues and their actions live in dispatch.py
+
+    return render_template("dispatch/inbox.html", **inbox_context())
 
 
 @bp.get("/handler")
 @login_required(roles=["handler"])
 def handler() -> str:
     """The open cases and instructions of the handler's own department, and nothing else."""
-    person = current_person()
-    dept_id = person.department_id if person else None
-    cases: list[Row] = []
-    instructions: list[Row] = []
-    if dept_id is not None:
-        cases = rows_for(list(db.session.execute(
-            select(Case).where(Case.department_id == dept_id, open_filter(Case))
-            .order_by(Case.reported_at.desc()).limit(200)
-        ).scalars()))
-        instructions = rows_for(list(db.session.execute(
-            select(Instruction).where(Instruction.department_id == dept_id, open_filter(Instruction))
-            .order_by(Instruction.received_at.desc()).limit(200)
-        ).scalars()), prefer="arrival")
-    department = db.session.get(Department, dept_id) if dept_id else None
-    return render_template("pages/handler.html", cases=cases, instructions=instructions, department=department)
+    from .handler import work_context  # each item's page and its actions live in handler.py
+
+    return render_template("pages/handler.html", **work_context())
 
 
 @bp.get("/duty")
 @login_required(roles=["duty_lead", "duty_officer"])
 def duty() -> str:
-    """The shift on duty now (of the person's center when they have one)."""
-    person = current_person()
-    query = select(DutyShift).where(DutyShift.state.in_(("on_duty", "handing_over")))
-    if person is not None and person.center_id is not None:
-        query = query.where(DutyShift.center_id == person.center_id)
-    shift = db.session.execute(query.order_by(DutyShift.starts_at.desc()).limit(1)).scalar_one_or_none()
-    return render_template("pages/duty.html", shift=shift, shift_label=state_label(shift) if shift else "")
+    """The shift on duty now (of the person's center when they have one), roll calls, the log form."""
+    from .duty_pages import duty_context  # the handover pages live in duty_pages.py
+
+    return render_template("pages/duty.html", **duty_context())
 
 
 def overdue_deadlines(now: datetime, limit: int = 50) -> tuple[int, list[tuple[Deadline, WorkflowItem]]]:
@@ -181,15 +162,10 @@ def overdue_deadlines(now: datetime, limit: int = 50) -> tuple[int, list[tuple[D
 @bp.get("/leader")
 @login_required(roles=["leader"])
 def leader() -> str:
-    """Counts of open items per kind and the overdue deadlines."""
-    now = utcnow()
-    counts = []
-    for item_type, model in ITEM_MODELS.items():
-        n = db.session.execute(select(func.count(model.id)).where(open_filter(model))).scalar() or 0
-        counts.append((item_type, int(n)))
-    total, overdue = overdue_deadlines(now)
-    overdue_rows = [(d, item, state_label(item), (now - d.due_at).total_seconds()) for d, item in overdue]
-    return render_template("pages/leader.html", counts=counts, overdue_total=total, overdue=overdue_rows)
+    """Today's figures, open and overdue work, escalations to acknowledge, the map of open items."""
+    from .leader import dashboard_context  # the dashboard and its actions live in leader.py
+
+    return render_template("pages/leader.html", **dashboard_context())
 
 
 @bp.get("/admin")

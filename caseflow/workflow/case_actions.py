@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from caseflow.deadlines.clock import item_calendar
+from caseflow.deadlines.pausing import pause_running, resume_paused
 from caseflow.deadlines.scheduling import schedule_deadline
 from caseflow.errors import ValidationFailed
 from caseflow.models import Case, CaseParticipant, Deadline, Department, Supervision
@@ -441,13 +442,7 @@ def _rearm_fired(item: Any, ctx: TransitionContext) -> list[Deadline]:
 @action("pause_deadlines")
 def pause_deadlines(item: object, ctx: TransitionContext) -> None:
     """Approve a deferral: the running limits pause and keep the (working) time they had left."""
-    cal = item_calendar(ctx.session, item)
-    paused = []
-    for row in _current_rows(ctx, item, ("pending",)):
-        left = cal.working_between(ctx.now, row.due_at) if row.clock == "working" else row.due_at - ctx.now
-        row.remaining_s = max(left.total_seconds(), 0.0)
-        row.status = "paused"
-        paused.append({"deadline_id": row.id, "key": row.key, "remaining_s": row.remaining_s})
+    paused = pause_running(ctx.session, item, ctx.now)  # shared with return requests
     _decide(item, ctx, {"paused": paused})
     _set_data(item, deferred=True, deferred_at=ctx.now.isoformat())
     ctx.ledger_extra["deadlines_paused"] = paused
@@ -456,14 +451,7 @@ def pause_deadlines(item: object, ctx: TransitionContext) -> None:
 @action("resume_deadlines")
 def resume_deadlines(item: object, ctx: TransitionContext) -> None:
     """End a deferral: paused limits are re-armed with the time they had left, from now."""
-    cal = item_calendar(ctx.session, item)
-    resumed = []
-    for row in _current_rows(ctx, item, ("paused",)):
-        left = timedelta(seconds=row.remaining_s or 0.0)
-        row.due_at = cal.add_working(ctx.now, left) if row.clock == "working" else ctx.now + left
-        row.status, row.remaining_s = "pending", None
-        resumed.append({"deadline_id": row.id, "key": row.key, "due_at": row.due_at.isoformat()})
-        ctx.effects.add(f"reschedule deadline {row.key}", schedule_deadline, row.id, row.due_at)
+    resumed = resume_paused(ctx.session, item, ctx.now, ctx.effects)  # shared with return requests
     _set_data(item, deferred=False, deferred_at=None)
     ctx.ledger_extra["deadlines_resumed"] = resumed
 

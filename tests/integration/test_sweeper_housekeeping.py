@@ -6,7 +6,7 @@ from caseflow.deadlines import sweeper
 
 def test_sweep_runs_all_housekeeping_steps(session, catalog, world) -> None:  # type: ignore[no-untyped-def]
     report = sweeper.sweep_once(session, catalog)
-    assert set(report.housekeeping) == {"escalations", "notifications", "handover_reminders", "duty_gaps"}
+    assert set(report.housekeeping) == {"escalations", "notifications", "handover_reminders", "duty_gaps", "reports"}
     assert report.errors == []
     assert "rearmed=0" in str(report)
 

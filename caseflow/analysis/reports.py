@@ -1,0 +1,158 @@
+"""The five period reports (seed 001 篇五 六(五)): 日研判、周提示、月通报、季分析、年总结.
+
+A report is plain data (JSON-ready): the period's case and instruction indicators by type,
+area, channel, tier and time of day, the trend, the recurring problems it found, the
+department ranking and a few highlight sentences. The console renders it with charts, the
+XLSX export writes the same numbers, and ``stored_report`` keeps each generated report.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from caseflow.errors import NotFound
+from caseflow.models import Case, utcnow
+from caseflow.models.analysis import StoredReport
+
+from . import assessment, indicators, recurring
+from .periods import KINDS, Period, last_completed, period_of
+
+TITLES = {"day": "日研判", "week": "周提示", "month": "月通报", "quarter": "季分析", "year": "年总结"}
+TITLES_EN = {"day": "Daily judgement", "week": "Weekly hints", "month": "Monthly report",
+             "quarter": "Quarterly analysis", "year": "Yearly summary"}
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _top(rows: list[dict[str, Any]], key: str = "reported") -> dict[str, Any] | None:
+    rows = [r for r in rows if r.get("key") is not None and r.get(key)]
+    return max(rows, key=lambda r: r[key]) if rows else None
+
+
+def highlights(data: dict[str, Any]) -> list[str]:
+    """Short findings in Chinese for the head of the report."""
+    total = data["cases"]["total"]
+    out = [f"本期上报 {total['reported']} 件，立案 {total['registered']} 件，结案 {total['closed']} 件，"
+           f"结案率 {_pct(total['closure_rate'])}（目标 ≥ {data['closure_target'] * 100:.0f}%）"
+           + ("，未达标。" if total["closure_target_met"] is False else "。")]
+    prev = data.get("previous") or {}
+    if prev.get("reported"):
+        change = (total["reported"] - prev["reported"]) / prev["reported"]
+        out.append(f"上报量较上期（{prev['label']}，{prev['reported']} 件）{'增加' if change >= 0 else '减少'} "
+                   f"{abs(change) * 100:.1f}%。")
+    by = data["cases"]["by"]
+    for dim, text in (("category", "高发问题类型"), ("grid", "高发网格"), ("hour", "高发时段")):
+        top = _top(by.get(dim, []))
+        if top:
+            out.append(f"{text}：{top['label']}（{top['reported']} 件）。")
+    ins = data["instructions"]["total"]
+    if ins["dispatched"]:
+        out.append(f"应急指令 {ins['received']} 件，派遣 {ins['dispatched']} 件，按时到场率 "
+                   f"{_pct(ins['arrival_on_time_rate'])}。")
+    rec = data["recurring"]
+    if rec["by_grid"] or rec["by_hour"]:
+        out.append(f"发现反复发生问题 {len(rec['by_grid'])} 处（同类同地）、{len(rec['by_hour'])} 个（同类同时段），"
+                   "宜探索长效机制，从源头解决。")
+    ranking = data["assessment"]["ranking"]
+    if ranking:
+        low = ranking[-1]
+        out.append(f"部门考核：{ranking[0]['name']} 居首（{ranking[0]['score']} 分），"
+                   f"{low['name']} 居末（{low['score']} 分）。")
+    return out
+
+
+def build_report(session: Session, period: Period, *, as_of: datetime | None = None) -> dict[str, Any]:
+    """The report of ``period`` as data (nothing is stored)."""
+    started = time.perf_counter()
+    as_of = as_of or utcnow()
+    data = indicators.indicators(session, period, as_of=as_of)
+    prev = period.previous()
+    prev_n = session.execute(select(func.count()).select_from(Case).where(
+        Case.reported_at >= prev.start_at, Case.reported_at < prev.end_at)).scalar() or 0
+    session.rollback()
+    data.update(
+        kind=period.kind, title=TITLES[period.kind], title_en=TITLES_EN[period.kind],
+        generated_at=utcnow().isoformat(),
+        previous={"label": prev.label(), "start": prev.first_day.isoformat(), "reported": int(prev_n)},
+        recurring=recurring.recurring_problems(session, period, as_of=as_of),
+        assessment=assessment.assess(session, period, as_of),
+    )
+    data["highlights"] = highlights(data)
+    data["duration_ms"] = int((time.perf_counter() - started) * 1000)
+    return data
+
+
+def store_report(session: Session, period: Period, *, as_of: datetime | None = None,
+                 generated_by_id: int | None = None) -> StoredReport:
+    """Build the report of ``period`` and keep it (replacing an earlier one of that period); commits."""
+    data = build_report(session, period, as_of=as_of)
+    for attempt in range(2):
+        row = session.execute(select(StoredReport).where(
+            StoredReport.kind == period.kind, StoredReport.period_start == period.first_day)).scalar_one_or_none()
+        if row is None:
+            row = StoredReport(kind=period.kind, period_start=period.first_day)
+            session.add(row)
+        row.start_at, row.end_at = period.start_at, period.end_at
+        row.generated_at, row.generated_by_id = utcnow(), generated_by_id
+        row.duration_ms, row.data = data["duration_ms"], data
+        try:
+            session.commit()
+            return row
+        except IntegrityError:  # another process stored the same period first: replace its row
+            session.rollback()
+            if attempt:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def get_report(session: Session, report_id: int) -> StoredReport:
+    """A stored report or ``NotFound``."""
+    row = session.get(StoredReport, report_id)
+    if row is None:
+        raise NotFound(f"report {report_id} not found")
+    return row
+
+
+def list_reports(session: Session, kind: str | None = None, limit: int = 50) -> list[StoredReport]:
+    """Stored reports, newest period first."""
+    q = select(StoredReport).order_by(StoredReport.period_start.desc(), StoredReport.kind).limit(limit)
+    if kind:
+        q = q.where(StoredReport.kind == kind)
+    return list(session.execute(q).scalars())
+
+
+def due_periods(session: Session, now: datetime, tz: str | None = None) -> list[Period]:
+    """The last completed period of each kind that has no stored report yet."""
+    out = []
+    for kind in KINDS:
+        p = last_completed(kind, now, tz)
+        found = session.execute(select(StoredReport.id).where(
+            StoredReport.kind == kind, StoredReport.period_start == p.first_day)).first()
+        if found is None:
+            out.append(p)
+    session.rollback()
+    return out
+
+
+def generate_due_reports(session: Session, now: datetime | None = None) -> list[str]:
+    """Generate and store every report that is due (idempotent); returns ``kind:start`` of each made.
+
+    A day's report is due from local midnight after it, a week's from Monday, and so on.
+    """
+    now = now or utcnow()
+    made = []
+    for p in due_periods(session, now):
+        store_report(session, p, as_of=now)
+        made.append(f"{p.kind}:{p.first_day.isoformat()}")
+    return made
+
+
+__all__ = ["TITLES", "build_report", "store_report", "get_report", "list_reports", "due_periods",
+           "generate_due_reports", "period_of"]

@@ -1,0 +1,177 @@
+"""The handler's work (处置部门), made for a phone: my department's cases and instructions, sign,
+arrival report, result with photos from the camera, and a request to return a misrouted case.
+
+The list is ``pages.handler`` (/handler, :func:`work_context`); each item opens its own page
+here. Another department's item is "not found" (404, and the attempt is kept for audit), the
+same answer the API gives.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request
+from sqlalchemy import or_, select
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response
+
+from caseflow.errors import DomainError, PayloadTooLarge, ValidationFailed
+from caseflow.extensions import db
+from caseflow.models import Attachment, Case, CaseParticipant, Department, Instruction, WorkflowItem
+from caseflow.security.actor import Actor
+from caseflow.services import attachments
+from caseflow.services import instructions as ins_svc
+from caseflow.services.cases import handling
+from caseflow.workflow.engine import get_catalog
+
+from .guards import login_required
+from .i18n import t
+from .work import attempt, back, me, number, returns_service, text
+
+bp = Blueprint("handler_console", __name__, url_prefix="/handler")
+
+ROLES = ["handler"]
+MAX_PHOTOS = 6
+
+
+def _triggers(item: WorkflowItem, actor: Actor) -> set[str]:
+    definition = get_catalog().definition(item.workflow, item.workflow_version)
+    return {tr.trigger for tr in definition.triggers_from(item.state) if set(tr.roles) & actor.roles}
+
+
+def work_context() -> dict[str, Any]:
+    """The open cases and instructions of the handler's department (and cases it takes part in)."""
+    from .pages import open_filter, rows_for
+
+    person, _ = me()
+    dept_id = person.department_id
+    cases: list[Any] = []
+    instructions: list[Any] = []
+    if dept_id is not None:
+        part = select(CaseParticipant.case_id).where(CaseParticipant.department_id == dept_id,
+                                                     CaseParticipant.state != "withdrawn")
+        cases = rows_for(list(db.session.execute(
+            select(Case).where(or_(Case.department_id == dept_id, Case.id.in_(part)), open_filter(Case))
+            .order_by(Case.reported_at.desc()).limit(200)
+        ).scalars()))
+        instructions = rows_for(list(db.session.execute(
+            select(Instruction).where(Instruction.department_id == dept_id, open_filter(Instruction))
+            .order_by(Instruction.received_at.desc()).limit(200)
+        ).scalars()), prefer="arrival")
+    department = db.session.get(Department, dept_id) if dept_id else None
+    return {"cases": cases, "instructions": instructions, "department": department}
+
+
+def _visible(item_type: str, item_id: int, action: str) -> Any:
+    """The item when it is the handler's department's; 404 otherwise (audited by the service)."""
+    _, actor = me()
+    try:
+        return attachments.visible_item(db.session(), item_type, item_id, actor, action)
+    except DomainError:
+        abort(404)
+
+
+def _evidence(item_type: str, item_id: int) -> list[Attachment]:
+    return list(db.session.execute(
+        select(Attachment).where(Attachment.item_type == item_type, Attachment.item_id == item_id)
+        .order_by(Attachment.id)
+    ).scalars())
+
+
+def _page(template: str, item: Any, item_type: str) -> str:
+    from .pages import rows_for
+
+    _, actor = me()
+    row = rows_for([item], prefer="arrival" if item_type == "instruction" else None)[0]
+    total = None
+    if row.deadline is not None:
+        total = (row.deadline.due_at - row.deadline.armed_at).total_seconds()
+    departments = list(db.session.execute(select(Department).order_by(Department.code)).scalars())
+    return render_template(template, item=item, row=row, total=total, triggers=_triggers(item, actor),
+                           evidence=_evidence(item_type, item.id), departments=departments,
+                           returns_enabled=returns_service() is not None, max_photos=MAX_PHOTOS)
+
+
+@bp.get("/cases/<int:case_id>")
+@login_required(roles=ROLES)
+def case(case_id: int) -> str:
+    """One case of my department, with the steps I can take now."""
+    return _page("handler/case.html", _visible("case", case_id, "open case page"), "case")
+
+
+@bp.get("/instructions/<int:item_id>")
+@login_required(roles=ROLES)
+def instruction(item_id: int) -> str:
+    """One instruction sent to my department, with the steps I can take now."""
+    return _page("handler/instruction.html", _visible("instruction", item_id, "open instruction page"), "instruction")
+
+
+def _photos() -> list[FileStorage]:
+    """The uploaded photos (empty file fields are skipped: the camera was not used)."""
+    try:
+        files = [f for f in request.files.getlist("photo") if f and f.filename]
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge("the photos are larger than the upload limit", field="photo") from None
+    if len(files) > MAX_PHOTOS:
+        raise ValidationFailed(f"at most {MAX_PHOTOS} photos at once", field="photo")
+    return files
+
+
+def _store_photos(item_type: str, item_id: int, actor: Actor) -> list[str]:
+    """Store each photo through the attachments service; the references go into the report."""
+    refs = []
+    for upload in _photos():
+        row = attachments.store(db.session(), item_type=item_type, item_id=item_id, actor=actor,
+                                filename=upload.filename, stream=upload.stream)
+        refs.append(f"attachment:{row.id}")
+    return refs
+
+
+@bp.post("/cases/<int:case_id>/<any(sign, result, return):action>")
+@login_required(roles=ROLES)
+def case_action(case_id: int, action: str) -> Response:
+    """Sign for a case, report its result (with photos), or ask to return it."""
+    _visible("case", case_id, f"case {action}")
+    _, actor = me()
+    session, catalog = db.session(), get_catalog()
+
+    def call() -> Any:
+        if action == "sign":
+            return handling.sign(session, catalog, case_id, actor=actor, comment=text("comment", max_len=2000))
+        if action == "result":
+            result = text("result", required=True)
+            # Photos first: the report names them. A refused report leaves them as evidence on the case.
+            refs = _store_photos("case", case_id, actor)
+            return handling.report_result(session, catalog, case_id, actor=actor, result=result, evidence_refs=refs)
+        returns = returns_service()
+        if returns is None:
+            abort(404)
+        return returns.request_return(session, catalog, case_id, actor, text("reason", required=True),
+                                      text("basis", required=True),
+                                      suggested_department_id=number("suggested_department_id"))
+
+    attempt(call, t("flash.done.handler." + action))
+    return back("handler_console.case", case_id=case_id)
+
+
+@bp.post("/instructions/<int:item_id>/<any(arrive, delay, result):action>")
+@login_required(roles=ROLES)
+def instruction_action(item_id: int, action: str) -> Response:
+    """Report arrival on site, explain a delay, or report the result (with photos)."""
+    _visible("instruction", item_id, f"instruction {action}")
+    _, actor = me()
+    session, catalog = db.session(), get_catalog()
+
+    def call() -> Any:
+        if action == "arrive":
+            return ins_svc.arrive(session, catalog, item_id, actor=actor, situation=text("situation", required=True),
+                                  place=text("place", max_len=200))
+        if action == "delay":
+            return ins_svc.explain_delay(session, catalog, item_id, actor=actor, reason=text("reason", required=True))
+        result = text("result", required=True)
+        _store_photos("instruction", item_id, actor)
+        return ins_svc.report_result(session, catalog, item_id, actor=actor, result=result,
+                                     place=text("place", max_len=200))
+
+    attempt(call, t("flash.done.handler." + action))
+    return back("handler_console.instruction", item_id=item_id)

@@ -1,0 +1,185 @@
+"""The liaison board (应急联动指令看板): open instructions with the time left to their deadlines,
+coloured by risk, one-click sign / dispatch / relay to 110, and the intake form.
+
+The board page itself is ``pages.liaison`` (/liaison); it renders :func:`board_context`. A
+small script (static/board.js) re-reads the rows from ``board.json`` every 15 seconds and
+ticks the countdowns every second from the server's ``due_at``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from caseflow.errors import NotFound, ValidationFailed
+from caseflow.extensions import db
+from caseflow.models import SEVERITIES, Category, Deadline, Department, Grid, Instruction, utcnow
+from caseflow.services import instructions as svc
+from caseflow.workflow.engine import get_catalog
+
+from .guards import login_required
+from .i18n import t
+from .work import attempt, back, me, number, text
+
+bp = Blueprint("liaison_console", __name__, url_prefix="/liaison")
+
+ROLES = ["liaison"]
+# Board actions: URL name -> trigger in the instruction workflow.
+ACTIONS = {"sign": "sign", "dispatch": "dispatch", "decline": "decline", "report-to-110": "report_to_110"}
+
+
+def risk_of(seconds_left: float | None, total_seconds: float | None) -> str:
+    """``ok`` (more than half left), ``soon`` (amber), ``danger`` (under 20 % left) or ``overdue``."""
+    if seconds_left is None:
+        return "none"
+    if seconds_left <= 0:
+        return "overdue"
+    share = seconds_left / total_seconds if total_seconds and total_seconds > 0 else 1.0
+    if share > 0.5:
+        return "ok"
+    return "soon" if share >= 0.2 else "danger"
+
+
+@dataclass
+class BoardRow:
+    """One instruction as the board shows it."""
+
+    item: Instruction
+    state_label: str
+    deadline: Deadline | None
+    now: datetime
+    triggers: set[str] = field(default_factory=set)
+    suggested_department_id: int | None = None
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Seconds to the deadline at render time (negative when overdue)."""
+        return None if self.deadline is None else (self.deadline.due_at - self.now).total_seconds()
+
+    @property
+    def total_seconds(self) -> float | None:
+        """The deadline's whole length, from arming to due."""
+        return None if self.deadline is None else (self.deadline.due_at - self.deadline.armed_at).total_seconds()
+
+    @property
+    def risk(self) -> str:
+        """The colour class of the row."""
+        return risk_of(self.seconds_left, self.total_seconds)
+
+    @property
+    def in_scope(self) -> bool:
+        """Whether the category is inside the acceptance scope (else it can only be declined)."""
+        return bool(self.item.category and self.item.category.in_scope)
+
+
+def _triggers(item: Instruction, roles: set[str]) -> set[str]:
+    definition = get_catalog().definition(item.workflow, item.workflow_version)
+    return {tr.trigger for tr in definition.triggers_from(item.state) if set(tr.roles) & roles}
+
+
+def board_rows(roles: set[str]) -> list[BoardRow]:
+    """Instructions not closed, soonest deadline first (overdue on top), then newest."""
+    from .pages import current_deadlines, open_filter, state_label
+
+    items = list(db.session.execute(
+        select(Instruction).where(open_filter(Instruction)).order_by(Instruction.received_at.desc()).limit(200)
+    ).scalars())
+    deadlines = current_deadlines(items, prefer="arrival")  # type: ignore[arg-type]
+    now = utcnow()
+    rows = []
+    for item in items:
+        cat = item.category
+        suggested = cat.responsible_department_id if cat is not None else None
+        rows.append(BoardRow(item, state_label(item), deadlines.get(item.id), now, _triggers(item, roles), suggested))
+    rows.sort(key=lambda r: (r.seconds_left is None, r.seconds_left or 0))
+    return rows
+
+
+def board_context() -> dict[str, Any]:
+    """Everything the board page and its refreshed rows need."""
+    _, actor = me()
+    session = db.session
+    return {
+        "rows": board_rows(set(actor.roles)),
+        "departments": list(session.execute(select(Department).order_by(Department.code)).scalars()),
+        "categories": list(session.execute(select(Category).order_by(Category.code)).scalars()),
+        "grids": list(session.execute(select(Grid).order_by(Grid.code)).scalars()),
+        "severities": SEVERITIES,
+        "server_now": utcnow(),
+    }
+
+
+@bp.get("/board.json")
+@login_required(roles=ROLES)
+def board_json() -> Response:
+    """The board's rows, rendered, for the 15-second refresh; ``now`` keeps the countdown honest."""
+    ctx = board_context()
+    html = render_template("liaison/_rows.html", **ctx)
+    return jsonify({"html": html, "count": len(ctx["rows"]), "now": ctx["server_now"].isoformat()})
+
+
+def _instruction(item_id: int) -> Instruction:
+    item = db.session.get(Instruction, item_id)
+    if item is None:
+        raise NotFound(f"instruction {item_id} not found")
+    return item
+
+
+@bp.post("/<int:item_id>/<any(sign, dispatch, decline, 'report-to-110'):action>")
+@login_required(roles=ROLES)
+def act(item_id: int, action: str) -> Response:
+    """One step on an instruction from the board; the service decides and commits."""
+    _, actor = me()
+    session, catalog = db.session(), get_catalog()
+
+    def call() -> Any:
+        _instruction(item_id)
+        comment = text("comment", max_len=2000)
+        if action == "sign":
+            return svc.sign(session, catalog, item_id, actor=actor, comment=comment)
+        if action == "dispatch":
+            return svc.dispatch(session, catalog, item_id, actor=actor,
+                                department_id=number("department_id", required=True), comment=comment)
+        if action == "decline":
+            return svc.decline(session, catalog, item_id, actor=actor,
+                               explanation=text("explanation", required=True))
+        return svc.report_to_110(session, catalog, item_id, actor=actor, comment=comment)
+
+    attempt(call, t("flash.done." + ACTIONS[action]))
+    return back("pages.liaison")
+
+
+def _float(name: str) -> float | None:
+    raw = text(name, max_len=40)
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name} must be a number", field=name) from None
+
+
+@bp.post("/intake")
+@login_required(roles=ROLES)
+def intake() -> Response:
+    """File an instruction received by telephone or fax from the 110 linkage center."""
+    _, actor = me()
+
+    def call() -> Any:
+        item, created = svc.receive(
+            db.session(), get_catalog(), actor=actor, number=text("number", required=True, max_len=40),
+            category=text("category", required=True, max_len=40), address=text("address", max_len=200),
+            grid=text("grid", max_len=40) or None, description=text("description"),
+            caller_contact=text("caller_contact", max_len=120), severity=text("severity") or "ordinary",
+            lat=_float("lat"), lon=_float("lon"),
+        )
+        if not created:
+            raise ValidationFailed(f"instruction {item.number} was received before", field="number")
+        return item
+
+    attempt(call, t("flash.done.receive"))
+    return back("pages.liaison")
