@@ -1,7 +1,6 @@
 """Emergency-linkage instructions (seed 001 篇三): every branch through the service layer."""
 from __future__ import annotations
 
-import importlib.util
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -160,8 +159,6 @@ def _expire_arrival(session, catalog, item):  # type: ignore[no-untyped-def]
 
 def test_late_with_no_word_fires_deadline_and_escalates(session, catalog, world) -> None:
     item = signed_and_dispatched(session, catalog, world)
-    if importlib.util.find_spec("caseflow.deadlines.escalation") is None:
-        pytest.skip("escalation module not present yet")
     from caseflow.models import EscalationRun
 
     outcome = _expire_arrival(session, catalog, item)
