@@ -230,7 +230,7 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=2000, help="extra deadlines due in one same second")
     parser.add_argument("--workers", type=int, default=2, help="caseflow worker processes")
     parser.add_argument("--lead-s", type=float, default=None,
-                        help="seconds from start to the window (default: 20 + items/450)")
+                        help="seconds from start to the window (default: 20 + items/220, arming runs at ~250-300/s)")
     parser.add_argument("--batch", type=int, default=500, help="items armed per transaction")
     parser.add_argument("--grace-s", type=float, default=120, help="wait after the window before counting lost")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
@@ -244,7 +244,7 @@ def main() -> int:
     token = secrets.token_hex(4)
     dbname = f"caseflow_bench_{token}"
     total = args.count + args.burst
-    lead = args.lead_s if args.lead_s is not None else 20 + total / 450
+    lead = args.lead_s if args.lead_s is not None else 20 + total / 220
     tmp = Path(tempfile.mkdtemp(prefix="caseflow-bench-"))
     write_workflow(tmp, int(lead + args.window_s + 30))
     print(f"bench: database {dbname}, redis {redis_url}, logs {tmp}", flush=True)

@@ -1,9 +1,11 @@
 """Arm and cancel deadline rows as items enter and leave states (same transaction)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import tuple_, update
 from sqlalchemy.orm import Session
 
 from caseflow.effects import Effects
@@ -11,7 +13,7 @@ from caseflow.models import Deadline, WorkflowItem
 from caseflow.workflow.definition import WorkflowDefinition
 
 from .clock import compute_due, effective_spec
-from .scheduling import schedule_deadline
+from .scheduling import schedule_deadlines
 
 
 def arm_for_state(
@@ -29,15 +31,26 @@ def arm_for_state(
         )
         session.add(row)
         rows.append(row)
-    if rows:
-        session.flush()
-        for row in rows:
-            effects.add(f"schedule deadline {row.key}", schedule_deadline, row.id, row.due_at)
+    for row in rows:
+        # No flush here: the row gets its id in the transition's one flush, and the effect
+        # reads it after commit (sessions keep attributes on commit), saving a round trip.
+        effects.add_to_batch("schedule deadlines", _schedule_rows, row)
     return rows
 
 
+def _schedule_rows(rows: list[Deadline]) -> None:
+    schedule_deadlines([(row.id, row.due_at) for row in rows])
+
+
 def cancel_for_state(session: Session, item: WorkflowItem, state: str, state_seq: int, now: datetime) -> int:
-    """Cancel the pending or paused rows armed by the item's visit to ``state``."""
+    """Cancel the pending or paused rows armed by the item's visit to ``state``.
+
+    Inside :func:`deferred_cancels` the visit is only noted (returns 0), for one UPDATE later.
+    """
+    deferred = session.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred.append((item.item_type, item.id, state, state_seq))
+        return 0
     result = session.execute(
         update(Deadline)
         .where(
@@ -49,3 +62,33 @@ def cancel_for_state(session: Session, item: WorkflowItem, state: str, state_seq
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+_DEFERRED = "caseflow.deferred_cancels"
+
+
+@contextmanager
+def deferred_cancels(session: Session, now: datetime) -> Iterator[None]:
+    """Collect the block's deadline cancellations and run them as one UPDATE at its end.
+
+    For a caller moving many items in one transaction (batch firing): one statement instead
+    of one per item. The rows concerned belong to state visits being left, so nothing in the
+    block reads them in between.
+    """
+    if session.info.get(_DEFERRED) is not None:
+        yield  # already collecting: the outer block runs them
+        return
+    visits: list[tuple[str, int, str, int]] = []
+    session.info[_DEFERRED] = visits
+    try:
+        yield
+    finally:
+        del session.info[_DEFERRED]
+    if visits:
+        session.execute(
+            update(Deadline)
+            .where(tuple_(Deadline.item_type, Deadline.item_id, Deadline.state, Deadline.state_seq).in_(visits),
+                   Deadline.status.in_(("pending", "paused")))
+            .values(status="cancelled", cancelled_at=now)
+            .execution_options(synchronize_session=False)
+        )

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from caseflow import settings_cache
 from caseflow.models import CalendarOverride, Department
 from caseflow.workflow.definition import DeadlineSpec
 from caseflow.worktime import DEFAULT_HOURS, DEFAULT_TZ, WorkCalendar
@@ -27,15 +28,20 @@ def calendar_for(session: Session, center_id: int | None = None, hours: str | No
     Center-specific overrides win over global ones for the same date.
     """
     default_hours, tz = _settings()
-    rows = session.execute(
-        select(CalendarOverride.day, CalendarOverride.is_workday, CalendarOverride.center_id).where(
-            (CalendarOverride.center_id.is_(None)) | (CalendarOverride.center_id == center_id)
-        )
-    ).all()
-    overrides: dict = {}
-    for day, is_workday, cid in sorted(rows, key=lambda r: r[2] is not None):
-        overrides[day] = is_workday
-    return WorkCalendar(hours=hours or default_hours, tz=tz, overrides=overrides)
+
+    def load() -> WorkCalendar:
+        rows = session.execute(
+            select(CalendarOverride.day, CalendarOverride.is_workday, CalendarOverride.center_id).where(
+                (CalendarOverride.center_id.is_(None)) | (CalendarOverride.center_id == center_id)
+            )
+        ).all()
+        overrides: dict = {}
+        for day, is_workday, cid in sorted(rows, key=lambda r: r[2] is not None):
+            overrides[day] = is_workday
+        return WorkCalendar(hours=hours or default_hours, tz=tz, overrides=overrides)
+
+    # WorkCalendar is immutable, so one instance serves every transition of the process.
+    return settings_cache.cached(session, ("calendar", center_id, hours or default_hours, tz), load)
 
 
 def item_calendar(session: Session, item: object) -> WorkCalendar:
@@ -43,9 +49,12 @@ def item_calendar(session: Session, item: object) -> WorkCalendar:
     hours = None
     dept_id = getattr(item, "department_id", None)
     if dept_id:
-        hours = session.execute(select(Department.working_hours).where(Department.id == dept_id)).scalar() or None
+        hours = settings_cache.cached(session, ("department_hours", dept_id), lambda: session.execute(
+            select(Department.working_hours).where(Department.id == dept_id)).scalar() or None)
     return calendar_for(session, getattr(item, "center_id", None), hours)
 
+
+settings_cache.watch(CalendarOverride, Department)
 
 # Per item type, a hook that may replace a deadline's duration and clock from data (e.g. the
 # case time-limit table): ``(session, spec, item) -> (duration text, clock) | None``.

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from caseflow.effects import Effects
@@ -15,6 +16,9 @@ from caseflow.services import ledger, transition
 from caseflow.workflow.engine import WorkflowCatalog
 
 log = logging.getLogger(__name__)
+
+SETTLED = ("fired", "cancelled")
+
 
 @dataclass(frozen=True)
 class FireOutcome:
@@ -34,39 +38,38 @@ def fire_deadline(session: Session, catalog: WorkflowCatalog, deadline_id: int) 
     effects = Effects()
     try:
         ref = session.execute(
-            select(Deadline.item_type, Deadline.item_id).where(Deadline.id == deadline_id)
+            select(Deadline.item_type, Deadline.item_id, Deadline.status).where(Deadline.id == deadline_id)
         ).first()
         if ref is None:
             session.rollback()
             return FireOutcome("missing", deadline_id)
+        if ref.status in SETTLED:
+            # Final states never change back, so no lock is needed to know there is nothing
+            # to do (the common case for a job whose row a batch or the sweeper fired).
+            session.rollback()
+            return FireOutcome(f"already {ref.status}", deadline_id)
         # Lock order item -> deadline, as transitions do, so the two never deadlock.
         item = transition.lock_item(session, ref.item_type, ref.item_id)
-        row = session.execute(
-            select(Deadline).where(Deadline.id == deadline_id).with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalar_one()
-        if row.status != "pending":
-            session.rollback()
-            return FireOutcome(f"already {row.status}", deadline_id)
         now = utcnow()
-        if now < row.due_at:
-            session.rollback()
-            return FireOutcome("early", deadline_id, (row.due_at - now).total_seconds())
-        row.fire_attempts += 1
-        if item.state != row.state or item.state_seq != row.state_seq:
-            # The item moved on without cancelling us (should not happen); close the row quietly.
-            row.status = "cancelled"
-            row.cancelled_at = now
-            session.commit()
-            return FireOutcome("stale", deadline_id)
-        row.status = "fired"
-        row.fired_at = now
+        # The common case in one statement: claim the row only if it is still pending, due,
+        # and armed by the item's current state visit (the item lock keeps all three stable).
+        row = session.execute(
+            update(Deadline)
+            .where(Deadline.id == deadline_id, Deadline.status == "pending", Deadline.due_at <= now,
+                   Deadline.state == item.state, Deadline.state_seq == item.state_seq)
+            .values(status="fired", fired_at=now, fire_attempts=Deadline.fire_attempts + 1)
+            .returning(Deadline)
+            .execution_options(populate_existing=True, synchronize_session=False)
+        ).scalar_one_or_none()
+        if row is None:
+            return _not_fired(session, deadline_id, now)
         ledger.append(
             session, item_type=item.item_type, item_id=item.id, trigger=f"deadline:{row.key}",
             actor=Actor.system("deadline"), role="system", at=now, from_state=item.state,
             to_state=item.state, workflow=item.workflow, workflow_version=item.workflow_version,
             payload={"deadline_id": row.id, "due_at": row.due_at.isoformat(),
                      "lag_s": round((now - row.due_at).total_seconds(), 3)},
+            item=item,
         )
         trig = (row.on_expiry or {}).get("trigger")
         if trig:
@@ -89,3 +92,23 @@ def fire_deadline(session: Session, catalog: WorkflowCatalog, deadline_id: int) 
     effects.dispatch()
     observe_deadline_lag((now - row.due_at).total_seconds())  # after commit: only real firings
     return FireOutcome("fired", deadline_id)
+
+
+def _not_fired(session: Session, deadline_id: int, now: datetime) -> FireOutcome:
+    """Why a deadline could not be claimed: not pending, not yet due, or armed by a state visit
+    the item has left (closed quietly: the transition should have cancelled it). Commits."""
+    row = session.execute(
+        select(Deadline).where(Deadline.id == deadline_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if row.status != "pending":
+        session.rollback()
+        return FireOutcome(f"already {row.status}", deadline_id)
+    if now < row.due_at:
+        session.rollback()
+        return FireOutcome("early", deadline_id, (row.due_at - now).total_seconds())
+    row.fire_attempts += 1
+    row.status = "cancelled"
+    row.cancelled_at = now
+    session.commit()
+    return FireOutcome("stale", deadline_id)

@@ -120,11 +120,17 @@ def rearm_missing(session: Session, redis_conn: Any, now: datetime, horizon: tim
         for row in rows:
             pipe.exists(Job.key_for(deadline_job_id(row.id)))
         exists = pipe.execute()
+    missing = [row for row, present in zip(rows, exists) if not present]
+    if missing:
+        # A row may have been fired (and its job removed) since it was read: ask again.
+        still = set(session.execute(select(Deadline.id).where(
+            Deadline.id.in_([r.id for r in missing]), Deadline.status == "pending")).scalars())
+        session.rollback()
+        missing = [r for r in missing if r.id in still]
     rearmed = 0
-    for row, present in zip(rows, exists):
-        if not present:
-            schedule_deadline(row.id, row.due_at)
-            rearmed += 1
+    for row in missing:
+        schedule_deadline(row.id, row.due_at)
+        rearmed += 1
     if rearmed:
         log.warning("sweeper re-armed %d deadline(s) that had no RQ job", rearmed)
     return rearmed

@@ -15,6 +15,11 @@ log = logging.getLogger(__name__)
 RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0)
 # RQ keeps whole seconds; a job that arrives this much early (or less) waits in place.
 MAX_WAIT_EARLY_S = 1.5
+# With this many firing jobs waiting, a job also fires due rows in batches of BACKLOG_BATCH
+# (at most BACKLOG_ROUNDS batches, a few seconds' work, well inside the job timeout).
+BACKLOG_MIN = 3
+BACKLOG_BATCH = 100
+BACKLOG_ROUNDS = 20
 
 
 def _is_disconnect(exc: BaseException) -> bool:
@@ -53,6 +58,7 @@ def fire_deadline(deadline_id: int) -> str:
                 attempt += 1
                 continue
             if outcome.result != "early":
+                _fire_backlog(catalog)
                 return outcome.result
             if outcome.seconds_early <= MAX_WAIT_EARLY_S:
                 # Sub-second rounding (or a worker clock a little ahead): wait, then fire.
@@ -68,6 +74,31 @@ def fire_deadline(deadline_id: int) -> str:
                 job_id=f"{deadline_job_id(deadline_id)}-again-{int(time.time() * 1000)}",
                 result_ttl=3600, failure_ttl=7 * 24 * 3600, job_timeout=120)
             return "rescheduled"
+
+
+def _fire_backlog(catalog: object) -> None:
+    """When due deadlines are queueing up (a burst), fire them in batches from this job.
+
+    Best effort: a failed batch leaves every row to its own job, so errors only get logged.
+    """
+    from caseflow.deadlines.batch_firing import fire_due_batch
+    from caseflow.deadlines.scheduling import backlog, unschedule
+    from caseflow.extensions import db
+
+    try:
+        rounds, full = 0, False
+        # Go on while batches come back full: more rows are due than RQ has queued yet (a
+        # burst whose jobs the scheduler is still moving), so firing them now cuts their lag.
+        while rounds < BACKLOG_ROUNDS and (full or backlog() >= BACKLOG_MIN):
+            rounds += 1
+            done = fire_due_batch(db.session(), catalog, limit=BACKLOG_BATCH).done  # type: ignore[arg-type]
+            if not done:
+                return
+            unschedule(done)
+            full = len(done) >= BACKLOG_BATCH
+    except Exception:
+        db.session.rollback()
+        log.exception("firing the backlog failed; its deadlines keep their own jobs")
 
 
 def sweep() -> str:

@@ -118,8 +118,10 @@ class Stack:
         self.workers.append(proc)
         return proc
 
-    def log(self, name: str) -> str:
-        return (self.tmp / f"{name}.log").read_text(errors="replace")[-4000:]
+    def log(self, name: str, tail: int | None = 4000) -> str:
+        """The worker's output: its last ``tail`` characters (all of it with ``tail=None``)."""
+        out = (self.tmp / f"{name}.log").read_text(errors="replace")
+        return out if tail is None else out[-tail:]
 
     def scheduler_holder_pid(self) -> int | None:
         """The worker pid whose scheduler holds the deadlines queue's lock."""
@@ -240,7 +242,10 @@ def test_flushall_with_1000_pending(stack: Stack) -> None:
     stack.start_worker("wa"), stack.start_worker("wb")
     time.sleep(4)
     stack.redis.flushall()  # every alarm gone; the rows are the truth
-    assert stack.redis.zcard(f"rq:scheduled:{QUEUE}") == 0
+    # The alarms really are lost. A sweep pass already running may put a few back at once
+    # (that is its job), so count the armed jobs that are gone rather than the whole set.
+    lost = sum(1 for i in ids if not stack.redis.exists(f"rq:job:deadline-{i}"))
+    assert lost >= len(ids) * 9 // 10, lost
     rows = stack.wait_all_fired(ids, timeout=120)
     assert_fired_once(rows, ids, max_lag_s=60)
 
@@ -267,4 +272,6 @@ def test_database_connections_dropped_while_firing(stack: Stack) -> None:
     assert killed > 0
     rows = stack.wait_all_fired(ids, timeout=90)
     assert_fired_once(rows, ids, max_lag_s=60)
-    assert "retry" in stack.log("wa") + stack.log("wb") or all(r["status"] == "fired" for r in rows)
+    # The drops were survived by retrying (caseflow/jobs/deadlines.py), not by luck or the sweeper.
+    logs = stack.log("wa", tail=None) + stack.log("wb", tail=None)
+    assert "database error while firing" in logs, logs[-4000:]
