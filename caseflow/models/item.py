@@ -31,6 +31,11 @@ class WorkflowItem:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The head of the item's ledger chain (seq and hash of its last entry), kept in the row
+    # that transitions lock anyway: appending needs no read of the ledger, and a deleted
+    # final entry no longer goes unnoticed by ``ledger verify``.
+    ledger_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    ledger_head: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805

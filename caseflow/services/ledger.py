@@ -6,10 +6,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from caseflow.models import LedgerEntry
+from caseflow.models import ITEM_MODELS, LedgerEntry
 from caseflow.security.actor import Actor
 
 
@@ -44,15 +45,32 @@ def append(
     workflow_version: int = 0,
     payload: dict[str, Any] | None = None,
     comment: str = "",
+    item: Any = None,
 ) -> LedgerEntry:
-    """Add the item's next ledger entry. The caller holds the item's row lock."""
-    last = session.execute(
-        select(LedgerEntry.seq, LedgerEntry.hash)
-        .where(LedgerEntry.item_type == item_type, LedgerEntry.item_id == item_id)
-        .order_by(LedgerEntry.seq.desc())
-        .limit(1)
-    ).first()
-    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, "")
+    """Add the item's next ledger entry. The caller holds the item's row lock.
+
+    ``item``: the workflow item as loaded under that lock, whose ``ledger_seq``/``ledger_head``
+    give the chain's head without reading the ledger. Workflow items always get their head
+    columns updated (on the loaded object, or by an UPDATE when the session has none).
+    """
+    key = (item_type, item_id)
+    head = _heads(session).get(key)
+    if item is not None:
+        if head is None and inspect(item).persistent:
+            head = (item.ledger_seq or 0, item.ledger_head or "")
+    else:
+        # Not handed over: a copy the session happens to hold may predate the lock, so read
+        # the head from the ledger as always, and only keep the copy's columns in step.
+        item = _loaded_item(session, item_type, item_id)
+    if head is None:
+        last = session.execute(
+            select(LedgerEntry.seq, LedgerEntry.hash)
+            .where(LedgerEntry.item_type == item_type, LedgerEntry.item_id == item_id)
+            .order_by(LedgerEntry.seq.desc())
+            .limit(1)
+        ).first()
+        head = (last[0], last[1]) if last else (0, "")
+    seq, prev_hash = head[0] + 1, head[1]
     entry = LedgerEntry(
         item_type=item_type, item_id=item_id, seq=seq, at=at, actor_id=actor.person_id,
         actor_role=role, client=actor.client, trigger=trigger, from_state=from_state,
@@ -61,4 +79,41 @@ def append(
     )
     entry.hash = entry_hash(prev_hash, hashed_fields(entry))
     session.add(entry)
+    _heads(session)[key] = (seq, entry.hash)
+    if item is not None:
+        item.ledger_seq, item.ledger_head = seq, entry.hash
+    elif item_type in ITEM_MODELS:
+        model = ITEM_MODELS[item_type]
+        session.execute(update(model).where(model.id == item_id)
+                        .values(ledger_seq=seq, ledger_head=entry.hash)
+                        .execution_options(synchronize_session=False))
     return entry
+
+
+def _loaded_item(session: Session, item_type: str, item_id: int) -> Any:
+    """The item if this session has it loaded (no query), else None."""
+    model = ITEM_MODELS.get(item_type)
+    if model is None:
+        return None
+    return session.identity_map.get(identity_key(model, item_id))
+
+
+def new_chain(session: Session, item_type: str, item_id: int) -> None:
+    """Note that an item inserted in this transaction has no entries yet (saves reading them)."""
+    _heads(session).setdefault((item_type, item_id), (0, ""))
+
+
+def _heads(session: Session) -> dict[tuple[str, int], tuple[int, str]]:
+    """Chain heads appended in the session's current transaction (item locks make them valid
+    until it ends; a new transaction starts with an empty map). Saves re-reading the head when
+    one transaction appends several entries to an item (a deadline firing and its trigger)."""
+    tx = session.get_transaction()
+    cached = session.info.get(_HEADS_KEY)
+    if cached is None or cached[0] is not tx or tx is None:
+        cached = (tx, {})
+        if tx is not None:
+            session.info[_HEADS_KEY] = cached
+    return cached[1]
+
+
+_HEADS_KEY = "caseflow.ledger_heads"

@@ -54,31 +54,41 @@ def verify_chain(entries: list[LedgerEntry]) -> list[LedgerProblem]:
 
 
 def verify_ledger(session: Session) -> tuple[int, list[LedgerProblem]]:
-    """Check every chain, and that each item's state is where its last entry left it.
+    """Check every chain, and that each item's state and chain head match its last entry.
 
-    The last check catches a deleted final entry, which a chain alone cannot show.
+    The item checks catch a deleted final entry, which a chain alone cannot show.
     Returns (entries checked, problems).
     """
     problems: list[LedgerProblem] = []
     checked = 0
     last_state: dict[tuple[str, int], str | None] = {}
+    last_head: dict[tuple[str, int], tuple[int, str]] = {}
     current: list[LedgerEntry] = []
     for e in _entries(session):
         checked += 1
         if current and (current[0].item_type, current[0].item_id) != (e.item_type, e.item_id):
             problems.extend(verify_chain(current))
             last_state[(current[0].item_type, current[0].item_id)] = current[-1].to_state
+            last_head[(current[0].item_type, current[0].item_id)] = (current[-1].seq, current[-1].hash)
             current = []
         current.append(e)
     if current:
         problems.extend(verify_chain(current))
         last_state[(current[0].item_type, current[0].item_id)] = current[-1].to_state
+        last_head[(current[0].item_type, current[0].item_id)] = (current[-1].seq, current[-1].hash)
     for item_type, model in ITEM_MODELS.items():
-        for item_id, state in session.execute(select(model.id, model.state)):
+        rows = session.execute(select(model.id, model.state, model.ledger_seq, model.ledger_head))
+        for item_id, state, head_seq, head_hash in rows:
             key = (item_type, item_id)
             if key not in last_state:
                 problems.append(LedgerProblem(item_type, item_id, None, None, "has no ledger entries"))
-            elif last_state[key] != state:
+                continue
+            if last_head[key] != (head_seq, head_hash):
+                problems.append(LedgerProblem(
+                    item_type, item_id, None, None,
+                    f"its chain head is entry {head_seq} but the ledger ends at entry {last_head[key][0]}"
+                    " (final entries deleted or replaced, or the item's head edited)"))
+            if last_state[key] != state:
                 problems.append(LedgerProblem(item_type, item_id, None, None,
                                               f"is '{state}' but its last ledger entry leaves it '{last_state[key]}'"
                                               " (final entry deleted, or state edited)"))

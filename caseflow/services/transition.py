@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from caseflow.deadlines.arming import arm_for_state, cancel_for_state
@@ -81,8 +81,12 @@ def fire(
     comment: str = "",
     expected_state: str | None = None,
     effects: Effects | None = None,
+    locked: WorkflowItem | None = None,
 ) -> WorkflowItem:
     """Fire ``trigger`` on an item as ``actor`` and commit; effects run after the commit.
+
+    ``locked``: the item, when the caller has just locked it with :func:`lock_item` in the
+    transaction this call commits.
 
     Raises ``NotFound``, ``UnknownTrigger``, ``InvalidTransition``, ``PermissionDenied``,
     ``ValidationFailed``, ``TransitionRejected`` or ``Conflict``; on any of them nothing is written.
@@ -97,7 +101,7 @@ def fire(
 
     with unit_of_work(session, effects, conflict=lost_race) as uow_effects:
         item = apply(session, catalog, item_type, item_id, trigger, actor=actor, data=data,
-                     comment=comment, expected_state=expected_state, effects=uow_effects)
+                     comment=comment, expected_state=expected_state, effects=uow_effects, locked=locked)
     return item
 
 
@@ -114,10 +118,12 @@ def apply(
     effects: Effects,
     expected_state: str | None = None,
     locked: WorkflowItem | None = None,
+    flush: bool = True,
 ) -> WorkflowItem:
     """The transition without the commit, for services that change more in the same transaction.
 
-    ``locked`` is the item when the caller already holds its row lock (saves a round trip).
+    ``locked`` is the item when the caller already holds its row lock (saves a round trip);
+    ``flush=False`` leaves the writes pending for a caller that flushes many items at once.
     """
     item = locked if locked is not None else lock_item(session, item_type, item_id)
     definition = catalog.definition(item.workflow, item.workflow_version)
@@ -153,15 +159,19 @@ def apply(
             f"{trigger!r} refused by check {ctx.failed_guard or 'unknown'}",
             details={"guard": ctx.failed_guard, "state": from_state},
         )
-    if spec.dest is not None:
-        enter_state(session, definition, item, from_state, now, effects)
-    ledger.append(
-        session, item_type=item.item_type, item_id=item.id, trigger=trigger, actor=actor, role=role,
-        at=now, from_state=from_state, to_state=item.state, workflow=definition.name,
-        workflow_version=definition.version, payload={**data, **ctx.ledger_extra}, comment=comment,
-    )
-    item.updated_at = now
-    session.flush()
+    # One flush for the item, its deadlines and its ledger entry: without this the deadline
+    # swap's and the ledger's queries would each flush the item first (an UPDATE apiece).
+    with session.no_autoflush:
+        if spec.dest is not None:
+            enter_state(session, definition, item, from_state, now, effects)
+        ledger.append(
+            session, item_type=item.item_type, item_id=item.id, trigger=trigger, actor=actor, role=role,
+            at=now, from_state=from_state, to_state=item.state, workflow=definition.name,
+            workflow_version=definition.version, payload={**data, **ctx.ledger_extra}, comment=comment, item=item,
+        )
+        item.updated_at = now
+    if flush:
+        session.flush()
     effects.add("metrics.transition", count_transition, definition.name, trigger)  # counted once committed
     return item
 
@@ -175,7 +185,9 @@ def enter_state(
     effects: Effects,
 ) -> None:
     """Bookkeeping on entering a state: bump the visit counter, swap the deadlines."""
-    if from_state is not None:
+    # Rows are only ever armed for the deadlines a state declares (the item's workflow version
+    # is fixed), so leaving a state without any has nothing to cancel: skip the UPDATE.
+    if from_state is not None and definition.states[from_state].deadlines:
         cancel_for_state(session, item, from_state, item.state_seq, now)
     item.state_seq = (item.state_seq or 0) + 1
     item.state_entered_at = now
@@ -205,15 +217,20 @@ def start(
     item.workflow = definition.name
     item.workflow_version = definition.version
     item.state = definition.initial
-    item.state_seq = 0
+    # What enter_state(from_state=None) does, set before the INSERT so it needs no UPDATE.
+    item.state_seq = 1
+    item.state_entered_at = now
     item.created_at = item.created_at or now
+    is_new = inspect(item).key is None  # not yet in the database: it has no ledger entries
     session.add(item)
     session.flush()
-    enter_state(session, definition, item, None, now, effects)
+    arm_for_state(session, definition, item, now, effects)
+    if is_new:
+        ledger.new_chain(session, item.item_type, item.id)
     ledger.append(
         session, item_type=item.item_type, item_id=item.id, trigger=trigger, actor=actor, role=role,
         at=now, from_state=None, to_state=item.state, workflow=definition.name,
-        workflow_version=definition.version, payload=payload or {}, comment=comment,
+        workflow_version=definition.version, payload=payload or {}, comment=comment, item=item,
     )
     effects.add("metrics.transition", count_transition, definition.name, trigger)  # counted once committed
     if commit:

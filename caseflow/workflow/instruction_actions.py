@@ -152,3 +152,7 @@ def record_transfer(item: Instruction, ctx: TransitionContext) -> None:
     item.append_record("transfers", {"from_department_id": item.department_id, "to_department_id": to_id,
                                      "reason": str(ctx.data["reason"]), "at": _stamp(ctx)})
     ctx.ledger_extra.update(from_department_id=item.department_id, to_department_id=to_id)
+
+
+# The sign alarm's delay is a setting: importing the module registers its clock hook.
+from caseflow.services import instruction_sign_alarm as _sign_alarm  # noqa: E402,F401

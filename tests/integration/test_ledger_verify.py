@@ -77,3 +77,23 @@ def test_reordered_rows_are_named(app_ctx, session, catalog, world) -> None:  # 
     code, out = verify(app_ctx)
     assert code == 1
     assert f"entry id={b.id} seq=2: does not follow the previous entry" in out
+
+
+def test_deleted_final_entry_is_caught_by_the_item_chain_head(app_ctx, session, catalog, world) -> None:  # type: ignore[no-untyped-def]
+    # The head kept on the item also catches a deleted final entry that changed no state
+    # (a deadline's expiry, an escalation step), where the state check alone cannot.
+    ins = make_history(session, catalog, world, "110-V6")
+    rows = entries(session, ins)
+    session.execute(text("DELETE FROM ledger_entry WHERE id = :i"), {"i": rows[-1].id})
+    session.commit()
+    code, out = verify(app_ctx)
+    assert code == 1
+    assert (f"instruction {ins.id}: item: its chain head is entry 4 but the ledger ends at entry 3"
+            in out)
+
+
+def test_item_head_follows_every_append(app_ctx, session, catalog, world) -> None:  # type: ignore[no-untyped-def]
+    ins = make_history(session, catalog, world, "110-V7")
+    rows = entries(session, ins)
+    session.refresh(ins)
+    assert (ins.ledger_seq, ins.ledger_head) == (rows[-1].seq, rows[-1].hash) == (4, rows[-1].hash)
