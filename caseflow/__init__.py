@@ -24,6 +24,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("CASEFLOW")
     if config:
         app.config.update(config)
+    _trust_proxies(app)
+    from .services.instruction_sign_alarm import check_settings
+
+    check_settings(app.config)  # a bad alarm delay stops the start, not the first instruction
 
     from .extensions import db
     from .workflow.engine import catalog_for
@@ -44,6 +48,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_cli(app)
     logging.getLogger("caseflow").setLevel(app.config.get("LOG_LEVEL", "INFO"))
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``PROXY_FIX_HOPS`` reverse proxies, take the client's address, scheme, host and
+    prefix from their X-Forwarded-* headers (werkzeug's ProxyFix); with 0, trust none."""
+    raw = app.config.get("PROXY_FIX_HOPS") or 0
+    try:
+        hops = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"PROXY_FIX_HOPS must be a whole number of proxies, not {raw!r}") from None
+    if hops < 0:
+        raise ValueError(f"PROXY_FIX_HOPS must be 0 or more, not {hops}")
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,  # type: ignore[method-assign]
+                                x_prefix=hops)
 
 
 def _register_blueprints(app: Flask) -> None:

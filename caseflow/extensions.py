@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
-
 import threading
+import time
+from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as exc_module
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 
@@ -93,10 +94,45 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_idle_connections(engine)
+    return engine
+
+
+# A connection back in the pool for less than this was working a moment ago: no ping.
+PING_IDLE_S = 1.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pre-ping only connections that sat idle in the pool, not every checkout.
+
+    ``pool_pre_ping`` costs a round trip per transaction (a tenth of a transition's time);
+    a connection returned a moment ago is known to work. One idle for longer (a restart of
+    PostgreSQL takes seconds) is pinged, and a dead one is replaced before anyone uses it.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["caseflow.checkin"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("caseflow.checkin")
+        if since is not None and time.monotonic() - since < PING_IDLE_S:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            try:
+                cur.execute("SELECT 1")
+            finally:
+                cur.close()
+            dbapi_conn.rollback()  # leave no transaction open behind the ping
+        except Exception as exc:
+            # The pool discards this connection and checks out another (a fresh one).
+            raise exc_module.DisconnectionError(str(exc)) from exc
 
 
 db = Database()

@@ -5,7 +5,7 @@ import hashlib
 import secrets
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from caseflow.models import ApiToken, Person, utcnow
 from caseflow.models.people import CLIENT_KINDS
@@ -38,7 +38,10 @@ def issue_token(session: Session, name: str, *, person: Person | None = None, cl
 
 def actor_for_token(session: Session, token: str) -> Actor | None:
     """The actor a bearer token stands for, or None when unknown or revoked."""
-    row = session.execute(select(ApiToken).where(ApiToken.token_hash == digest(token))).scalar_one_or_none()
+    # The person comes in the same query (every API request does this lookup first).
+    row = session.execute(
+        select(ApiToken).options(joinedload(ApiToken.person)).where(ApiToken.token_hash == digest(token))
+    ).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         return None
     now = utcnow()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from caseflow.models import ApiToken, Case, utcnow
+from caseflow.models import ApiToken, Case, CaseReporter, utcnow
 from caseflow.security.tokens import issue_token, revoke_token
 from caseflow.services import transition
 
@@ -79,6 +79,10 @@ def test_person_token_acts_with_that_persons_roles(client, session, catalog, wor
 def test_machine_client_token_acts_as_the_client(client, session, catalog, world) -> None:  # type: ignore[no-untyped-def]
     case = new_case(session, catalog, world)
     token = issue_token(session, "110 center", client_kind="linkage_110")
+    # A machine client sees only the cases it reported.
+    assert client.get(f"/api/items/case/{case.id}", headers=bearer(token)).status_code == 404
+    session.add(CaseReporter(case_id=case.id, channel="linkage_110", external_ref="110-1", client="linkage_110"))
+    session.commit()
     r = client.get(f"/api/items/case/{case.id}", headers=bearer(token))
     assert r.status_code == 200
     # The 110 client holds no dispatcher role: it cannot register the case.
