@@ -110,6 +110,9 @@ def _cleanup_queues(app) -> None:  # type: ignore[no-untyped-def]
 
 
 def _empty_tables(app) -> None:  # type: ignore[no-untyped-def]
+    from caseflow import settings_cache
+
+    settings_cache.clear()  # ids restart: a cached department 1 is not the next test's
     engine = app.extensions["caseflow.engine"]
     names = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:  # type: ignore[union-attr]
@@ -173,3 +176,11 @@ def world(session):  # type: ignore[no-untyped-def]
 def is_postgres(app) -> bool:  # type: ignore[no-untyped-def]
     """True when the suite runs on PostgreSQL."""
     return app.config["DATABASE_URL"].startswith("postgresql")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``postgres_only`` tests need row locks across connections: skip them on SQLite."""
+    if item.get_closest_marker("postgres_only") and not os.environ.get(
+        "CASEFLOW_TEST_DATABASE_URL", ""
+    ).startswith("postgresql"):
+        pytest.skip("needs PostgreSQL (set CASEFLOW_TEST_DATABASE_URL)")

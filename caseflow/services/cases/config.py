@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-DEFAULTS: dict[str, Any] = {
-    "DUPLICATE_RADIUS_M": 50.0,  # same category within this distance ...
-    "DUPLICATE_WINDOW_H": 24.0,  # ... and this many hours is a duplicate candidate
-    "CALLBACK_REOPEN_DAYS": 7,  # an unsatisfied callback within this many days of closing reopens
-}
+from caseflow.config import DefaultConfig
+
+# The defaults (and what each means) are in caseflow/config.py; kept here for code that runs
+# without an app (scripts, unit tests).
+DEFAULTS: dict[str, Any] = {name: getattr(DefaultConfig, name)
+                            for name in ("DUPLICATE_RADIUS_M", "DUPLICATE_WINDOW_H", "CALLBACK_REOPEN_DAYS")}
 
 
 def setting(name: str) -> Any:
