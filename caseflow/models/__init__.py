@@ -22,6 +22,7 @@ from .idempotency import IdempotencyKey
 from .instruction import SEVERITIES, Instruction
 from .item import WorkflowItem
 from .ledger import AccessDenial, LedgerEntry
+from .numbering import CaseNumberCounter
 from .org import ActionGroup, Center, Department, LeaderPosition
 from .people import CLIENT_KINDS, ROLES, ApiToken, Person, PersonRole
 from .regulation import REGULATION_KINDS, Regulation
@@ -42,5 +43,6 @@ __all__ = [
     "BASIS_KINDS", "REGULATION_KINDS", "Regulation",
     "CaseParticipant", "CaseReporter", "Supervision", "TimeLimit",
     "IdempotencyKey",
+    "CaseNumberCounter",
     "DutyAssignment", "DutyLogEntry", "EmergencyPeriod", "HandoverItem", "RollCall", "SwapRequest",
 ]

@@ -29,7 +29,7 @@ from caseflow.models import ITEM_MODELS, Attachment, LedgerEntry, WorkflowItem, 
 from caseflow.models.attachment import ATTACHMENT_KINDS
 from caseflow.security.actor import Actor
 
-from .access import can_see_department_item, deny, record_audit
+from .access import can_see_item, deny, record_audit
 from .sniff import HEAD_BYTES, sniff
 from .transition import department_scope
 
@@ -65,13 +65,14 @@ def clean_name(filename: str | None) -> str:
 
 
 def visible_item(session: Session, item_type: str, item_id: int, actor: Actor, action: str) -> WorkflowItem:
-    """The item if ``actor`` may see it; another department's item is reported as not found (audited)."""
+    """The item if ``actor`` may see it; another department's item (or, for a machine client, a
+    case it did not report) is reported as not found (audited)."""
     model = ITEM_MODELS.get(item_type)
     item = session.get(model, item_id) if model else None
     if item is None:
         raise NotFound(f"{item_type} {item_id} not found")
-    if not can_see_department_item(actor, department_scope(item)):
-        err = deny(actor, action, f"{item_type} {item_id}", "item belongs to another department",
+    if not can_see_item(session, actor, item_type, item_id, department_scope(item)):
+        err = deny(actor, action, f"{item_type} {item_id}", "item belongs to another department or client",
                    NotFound(f"{item_type} {item_id} not found"))
         session.rollback()
         record_audit(session, err)

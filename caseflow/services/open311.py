@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from caseflow.config import DefaultConfig
 from caseflow.errors import NotFound, PermissionDenied, ValidationFailed
 from caseflow.models import Case, Category, Deadline, LedgerEntry, utcnow
 from caseflow.security.actor import Actor
@@ -27,9 +28,10 @@ from caseflow.workflow.engine import WorkflowCatalog
 CLOSED_STATES = ("closed", "archived", "voided")
 # API key kinds that may submit, and the intake channel each one reports on.
 CHANNEL_FOR_CLIENT = {"app": "app", "hotline": "hotline", "sensor": "sensor", "person": "patrol"}
-DEFAULT_JURISDICTION = "caseflow"
-DEFAULT_MAX_REQUESTS = 1000
-DEFAULT_WINDOW_DAYS = 90
+# Defaults when the app config lacks them (documented in caseflow/config.py and the README).
+DEFAULT_JURISDICTION = DefaultConfig.OPEN311_JURISDICTION_ID
+DEFAULT_MAX_REQUESTS = DefaultConfig.OPEN311_MAX_REQUESTS
+DEFAULT_WINDOW_DAYS = DefaultConfig.OPEN311_WINDOW_DAYS
 MAX_DESCRIPTION = 4000
 
 # Every service asks the same questions; answers are kept in case.data["open311"]["attributes"].

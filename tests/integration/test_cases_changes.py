@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from caseflow.deadlines.clock import item_calendar
 from caseflow.errors import TransitionRejected, ValidationFailed
-from caseflow.models import Case, CaseParticipant, CaseReporter, Category, Deadline, LedgerEntry, utcnow
+from caseflow.models import Attachment, Case, CaseParticipant, CaseReporter, Category, Deadline, LedgerEntry, utcnow
 from caseflow.security.actor import Actor
 from caseflow.services import transition
 from caseflow.services.cases import closing, duplicates, extension, handling, intake, review, tiers, time_limits
@@ -61,6 +61,27 @@ def test_duplicate_merged_keeps_both_reporters(session, catalog, world):
     again, created = intake.report(session, catalog, channel="app", actor=Actor.client_of("app"), title="x",
                                    category_code="garbage", external_ref="app-B")
     assert (again.id, created) == (original.id, False)
+
+
+def test_duplicate_merged_moves_uploaded_files(session, catalog, world):
+    original, _ = intake.report(session, catalog, channel="hotline", actor=Actor.client_of("hotline"), title="垃圾",
+                                category_code="garbage", external_ref="att-A", lat=LAT, lon=LON)
+    dup, _ = intake.report(session, catalog, channel="app", actor=Actor.client_of("app"), title="这里有垃圾",
+                           category_code="garbage", external_ref="att-B", lat=LAT, lon=LON)
+    photo = Attachment(item_type="case", item_id=dup.id, uploaded_client="app", original_name="垃圾.jpg",
+                       stored_path="merge-test/photo.jpg", content_type="image/jpeg", size=3, sha256="a" * 64,
+                       kind="photo", ledger_seq=1)
+    session.add(photo)
+    session.commit()
+    duplicates.merge(session, catalog, dup.id, original.id, actor=world.actor("dispatcher"))
+    session.expire_all()
+    files = session.execute(select(Attachment.item_id, Attachment.ledger_seq)
+                            .where(Attachment.id == photo.id)).one()
+    assert tuple(files) == (original.id, None)
+    last = ledger(session, original.id)[-1]
+    assert last.trigger == "absorb_duplicate"
+    assert last.payload["attachments_moved"] == [{"id": photo.id, "name": "垃圾.jpg", "sha256": "a" * 64,
+                                                  "from_ledger_seq": 1}]
 
 
 def test_absorb_duplicate_cannot_be_fired_bare(session, catalog, world):

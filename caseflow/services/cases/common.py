@@ -25,8 +25,14 @@ def get_case(session: Session, case_id: int) -> Case:
 def fire_case(session: Session, catalog: WorkflowCatalog, case_id: int, trigger: str, *, actor: Actor,
               data: dict[str, Any] | None = None, comment: str = "", expected_state: str | None = None) -> Case:
     """Fire ``trigger`` on a case and commit; an archived case refuses every change."""
-    ensure_writable(get_case(session, case_id))
+    # Lock first and hand the row to the transition: one read instead of two.
+    case = transition.lock_item(session, "case", case_id)
+    try:
+        ensure_writable(case)  # type: ignore[arg-type]
+    except Exception:
+        session.rollback()
+        raise
     clean = {k: v for k, v in (data or {}).items() if v is not None}
     item = transition.fire(session, catalog, "case", case_id, trigger, actor=actor, data=clean, comment=comment,
-                           expected_state=expected_state)
+                           expected_state=expected_state, locked=case)
     return item  # type: ignore[return-value]

@@ -2,8 +2,9 @@
 
 A candidate is a case of the same category, within ``DUPLICATE_RADIUS_M`` metres (haversine)
 and reported within ``DUPLICATE_WINDOW_H`` hours, that is not void. Merging voids the
-duplicate with reason ``duplicate`` and moves its reporters and evidence references onto the
-original, so nobody who reported it is lost; both ledgers show the merge.
+duplicate with reason ``duplicate`` and moves its reporters, evidence references and uploaded
+files (``attachment`` rows) onto the original, so nobody who reported it and nothing they sent is
+lost; both ledgers show the merge, the original's naming the files that moved.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from caseflow.effects import Effects
 from caseflow.errors import ValidationFailed
-from caseflow.models import Case, CaseReporter
+from caseflow.models import Attachment, Case, CaseReporter
 from caseflow.security.actor import Actor
 from caseflow.services import transition
 from caseflow.workflow.case_actions import SERVICE_MARKER, SERVICE_TOKEN
@@ -55,7 +56,8 @@ def find_candidates(session: Session, case: Case, *, radius_m: float | None = No
 
 def merge(session: Session, catalog: WorkflowCatalog, duplicate_id: int, original_id: int, *,
           actor: Actor, comment: str = "") -> Case:
-    """Void ``duplicate_id`` as a duplicate of ``original_id`` and move its reporters and evidence.
+    """Void ``duplicate_id`` as a duplicate of ``original_id`` and move its reporters and evidence
+    (references and uploaded files).
 
     One transaction: the duplicate's ``void`` (reason ``duplicate``) and the original's
     ``absorb_duplicate`` are both ledgered; the reporters keep their channel and external
@@ -89,19 +91,31 @@ def merge(session: Session, catalog: WorkflowCatalog, duplicate_id: int, origina
         original.data = {**(original.data or {}),
                          "merged": list((original.data or {}).get("merged") or []) + [duplicate_id]}
         duplicate.data = {**(duplicate.data or {}), "merged_into": original_id}
-        _move_evidence_rows(session, duplicate_id, original_id)
+        attachments = _move_attachments(session, duplicate_id, original_id)
         transition.apply(session, catalog, "case", original_id, "absorb_duplicate", actor=actor, comment=comment,
                          data={"duplicate_id": duplicate_id, "duplicate_number": duplicate.number,
                                "reporters_moved": moved, "evidence_moved": len(evidence),
+                               "attachments_moved": attachments,
                                SERVICE_MARKER: SERVICE_TOKEN}, effects=effects)
     return original
 
 
-def _move_evidence_rows(session: Session, duplicate_id: int, original_id: int) -> None:
-    """Evidence kept in its own table (if the evidence store defines one) follows the reporters."""
-    import caseflow.models as models
+def _move_attachments(session: Session, duplicate_id: int, original_id: int) -> list[dict[str, Any]]:
+    """Move the duplicate's uploaded files (``attachment`` rows) onto the original.
 
-    model = getattr(models, "Evidence", None)
-    if model is not None and hasattr(model, "case_id"):
-        session.execute(update(model).where(model.case_id == duplicate_id).values(case_id=original_id)
-                        .execution_options(synchronize_session=False))
+    Returns what moved (id, name, sha256 and the duplicate's ledger entry it supported) for the
+    original's ledger. ``ledger_seq`` is cleared: it numbered an entry in the duplicate's ledger,
+    which would point at an unrelated entry of the original's.
+    """
+    rows = session.execute(
+        select(Attachment).where(Attachment.item_type == "case", Attachment.item_id == duplicate_id)
+        .order_by(Attachment.id).with_for_update()
+    ).scalars().all()
+    moved = []
+    for row in rows:
+        moved.append({"id": row.id, "name": row.original_name, "sha256": row.sha256,
+                      "from_ledger_seq": row.ledger_seq})
+        row.item_id = original_id
+        row.ledger_seq = None
+    session.flush()
+    return moved

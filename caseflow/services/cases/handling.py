@@ -49,9 +49,10 @@ def sign_part(session: Session, catalog: WorkflowCatalog, case_id: int, *, actor
 
 
 def report_part(session: Session, catalog: WorkflowCatalog, case_id: int, *, actor: Actor, result: str,
-                comment: str = "") -> Case:
-    """A co-operating department reports the result of its own part."""
-    return fire_case(session, catalog, case_id, "report_part", actor=actor, comment=comment, data={"result": result})
+                evidence_refs: list[Any] | None = None, comment: str = "") -> Case:
+    """A co-operating department reports the result of its own part (evidence references go to the ledger)."""
+    return fire_case(session, catalog, case_id, "report_part", actor=actor, comment=comment,
+                     data={"result": result, "evidence_refs": evidence_refs or None})
 
 
 def report_result(session: Session, catalog: WorkflowCatalog, case_id: int, *, actor: Actor, result: str,

@@ -11,15 +11,19 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import case as sa_case
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from caseflow.effects import Effects
-from caseflow.errors import ValidationFailed
-from caseflow.models import CHANNELS, TIERS, Case, CaseReporter, Category, Grid, utcnow
+from caseflow.errors import Conflict, ValidationFailed
+from caseflow.models import CHANNELS, TIERS, Case, CaseNumberCounter, CaseReporter, Category, Grid, utcnow
 from caseflow.security.actor import Actor
 from caseflow.services import transition
+from caseflow.services.unit_of_work import is_lock_conflict
 from caseflow.workflow.engine import WorkflowCatalog
 
 from . import duplicates
@@ -41,13 +45,56 @@ def _tz() -> ZoneInfo:
     return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai") if has_app_context() else "Asia/Shanghai")
 
 
-def next_number(session: Session, at: datetime) -> str:
-    """``C`` + local date + a 5-digit sequence of that day (the unique column settles races)."""
-    prefix = f"{NUMBER_PREFIX}{at.astimezone(_tz()):%Y%m%d}"
+def _prefix(at: datetime) -> str:
+    return f"{NUMBER_PREFIX}{at.astimezone(_tz()):%Y%m%d}"
+
+
+def _highest_seq(session: Session, prefix: str) -> int:
+    """The highest sequence among existing case numbers under ``prefix`` (0 if none)."""
     last = session.execute(
         select(func.max(Case.number)).where(Case.number.like(f"{prefix}%"))
     ).scalar()
-    seq = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
+    return int(last[len(prefix):]) if last and last[len(prefix):].isdigit() else 0
+
+
+def _upsert(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return pg_insert
+    if name == "sqlite":
+        return sqlite_insert
+    raise NotImplementedError(f"case numbering needs INSERT ... ON CONFLICT; {name} is not supported")
+
+
+def next_number(session: Session, at: datetime, *, resync: bool = False) -> str:
+    """``C`` + local date + a 5-digit sequence of that day, drawn from the day's counter row.
+
+    Runs inside the caller's transaction: the counter row stays locked until it commits, so
+    concurrent intakes take turns and never draw the same number; a rollback gives the number
+    back. The first number of a day seeds the row from the highest existing case number (a
+    database upgraded mid-day keeps counting). ``resync`` also lifts the counter past numbers
+    made without it (a process still running the old ``max + 1`` code during a deploy).
+    """
+    prefix = _prefix(at)
+    counter = CaseNumberCounter.__table__
+    if not resync:
+        # The common case, one statement: the day's row exists.
+        seq = session.execute(
+            update(counter).where(counter.c.prefix == prefix)
+            .values(last_seq=counter.c.last_seq + 1).returning(counter.c.last_seq)
+        ).scalar()
+        if seq is not None:
+            return f"{prefix}{seq:05d}"
+    floor = _highest_seq(session, prefix) + 1
+    stmt = _upsert(session)(counter).values(prefix=prefix, last_seq=floor)
+    # Two first intakes of a day both insert: the second waits for the first to commit and
+    # then increments its row instead.
+    bumped = counter.c.last_seq + 1
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[counter.c.prefix],
+        set_={"last_seq": sa_case((bumped >= stmt.excluded.last_seq, bumped), else_=stmt.excluded.last_seq)},
+    ).returning(counter.c.last_seq)
+    seq = session.execute(stmt).scalar_one()
     return f"{prefix}{seq:05d}"
 
 
@@ -152,6 +199,7 @@ def report(
     if (lat is None) != (lon is None):
         raise ValidationFailed("lat and lon go together", field="lon" if lon is None else "lat")
 
+    resync = False
     for attempt in range(_MAX_ATTEMPTS):
         if external_ref is not None:
             existing = find_by_ref(session, channel, external_ref)
@@ -164,7 +212,7 @@ def report(
         tier = category.default_tier if category is not None and category.default_tier in TIERS else "general"
         now = utcnow()
         case = Case(
-            number=next_number(session, now), channel=channel, external_ref=external_ref, tier=tier,
+            number=next_number(session, now, resync=resync), channel=channel, external_ref=external_ref, tier=tier,
             urgent=bool(urgent), category_id=category.id if category else None,
             center_id=(grid.center_id if grid else None) or actor.center_id, grid_id=grid.id if grid else None,
             area_kind=grid.area.kind if grid else "main_urban",
@@ -192,12 +240,17 @@ def report(
                 command_urgent(session, case, effects)
             session.flush()
             session.commit()
-        except IntegrityError:
-            # Another request took the number or the (channel, external_ref) key first.
+        except (IntegrityError, OperationalError) as exc:
+            # Another request took the (channel, external_ref) key first (the next attempt finds
+            # its case), a number was made without the counter (resync past it), or SQLite
+            # refused a write on a stale snapshot.
             session.rollback()
             effects.discard()
-            if attempt == _MAX_ATTEMPTS - 1:
+            if isinstance(exc, OperationalError) and not is_lock_conflict(exc):
                 raise
+            if attempt == _MAX_ATTEMPTS - 1:
+                raise Conflict("the case could not be numbered while other reports were filed; try again") from exc
+            resync = isinstance(exc, IntegrityError)
             continue
         except BaseException:
             session.rollback()
