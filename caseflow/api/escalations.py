@@ -15,15 +15,16 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import and_, false, or_, select
 
 from caseflow.deadlines import escalation
-from caseflow.deadlines.targets import target_label
 from caseflow.errors import NotFound
 from caseflow.extensions import db
-from caseflow.models import ITEM_MODELS, Deadline, EscalationNotice, EscalationRun, Notification, Person, utcnow
+from caseflow.models import ITEM_MODELS, Deadline, EscalationRun, Notification, utcnow
 from caseflow.notify import outbox
 from caseflow.notify.webhook import safe_url
 from caseflow.security.actor import Actor
 from caseflow.services import transition
 from caseflow.services.access import UNSCOPED_ROLES, can_see_department_item, deny, record_audit
+from caseflow.services.escalation_views import run_view, runs_view  # noqa: F401  (run_view: kept public here)
+from caseflow.services.overdue import overdue_clause
 
 from .auth import current_actor
 from .schemas import ID_RANGE
@@ -59,6 +60,7 @@ class NoticeSchema(Schema):
     step_index = fields.Integer()
     repeat_index = fields.Integer()
     notified_at = fields.DateTime()
+    channels = fields.List(fields.String(), metadata={"description": "outbox channels used for this person"})
 
 
 class EscalationSchema(Schema):
@@ -96,13 +98,14 @@ class DeadlineQuerySchema(_ItemFilter):
 
 
 class DeadlineSchema(Schema):
-    """A running (pending) deadline and the time left."""
+    """A running (pending) or overdue (pending or fired, item still concerned) deadline."""
 
     id = fields.Integer()
     item_type = fields.String()
     item_id = fields.Integer()
     key = fields.String()
     state = fields.String()
+    status = fields.String()
     clock = fields.String()
     armed_at = fields.DateTime()
     due_at = fields.DateTime()
@@ -172,40 +175,6 @@ def _filter_items(query: Any, args: dict[str, Any], type_col: Any, id_col: Any) 
 
 # --- views -----------------------------------------------------------------------------------
 
-def run_view(run: EscalationRun, notices: list[EscalationNotice], names: dict[int, str]) -> dict[str, Any]:
-    """The API view of a run."""
-    steps = list(run.steps or [])
-    return {
-        "id": run.id, "item_type": run.item_type, "item_id": run.item_id, "chain": run.chain,
-        "status": run.status, "state": run.state, "mode": steps[0].get("mode", "normal") if steps else "normal",
-        "step_index": run.step_index, "repeat_index": run.repeat_index, "steps": steps,
-        "deadline_id": run.deadline_id, "started_at": run.started_at, "next_at": run.next_at,
-        "acknowledged_at": run.acknowledged_at, "acknowledged_by_id": run.acknowledged_by_id,
-        "acknowledged_by_name": names.get(run.acknowledged_by_id) if run.acknowledged_by_id else None,
-        "notices": [
-            {"person_id": n.person_id, "person_name": names.get(n.person_id, "") if n.person_id else "",
-             "target": n.target, "target_label": target_label(n.target), "step_index": n.step_index,
-             "repeat_index": n.repeat_index, "notified_at": n.notified_at}
-            for n in notices
-        ],
-    }
-
-
-def runs_view(runs: list[EscalationRun]) -> list[dict[str, Any]]:
-    """Views of several runs with their notices, in few queries."""
-    if not runs:
-        return []
-    notices: dict[int, list[EscalationNotice]] = {r.id: [] for r in runs}
-    for n in db.session.execute(
-        select(EscalationNotice).where(EscalationNotice.run_id.in_(notices)).order_by(EscalationNotice.id)
-    ).scalars():
-        notices[n.run_id].append(n)
-    person_ids = {n.person_id for ns in notices.values() for n in ns if n.person_id}
-    person_ids |= {r.acknowledged_by_id for r in runs if r.acknowledged_by_id}
-    names = dict(db.session.execute(select(Person.id, Person.full_name).where(Person.id.in_(person_ids))).all()) if person_ids else {}
-    return [run_view(r, notices[r.id], names) for r in runs]
-
-
 @blp.route("/escalations")
 class Escalations(MethodView):
     @blp.arguments(EscalationQuerySchema, location="query")
@@ -221,7 +190,7 @@ class Escalations(MethodView):
             query = query.where(_department_clause(actor, EscalationRun.item_type, EscalationRun.item_id))  # type: ignore[arg-type]
         cache: dict[tuple[str, int], bool] = {}
         runs = [r for r in db.session.execute(query).scalars() if _visible(actor, r.item_type, r.item_id, cache)]  # type: ignore[arg-type]
-        return runs_view(runs)
+        return runs_view(db.session(), runs)
 
 
 @blp.route("/escalations/<int:run_id>/acknowledge")
@@ -237,7 +206,7 @@ class Acknowledge(MethodView):
             raise NotFound(f"escalation {run_id} not found")
         db.session.rollback()  # the service takes its own locks
         run = escalation.acknowledge(db.session(), run_id, actor, comment=body["comment"])  # type: ignore[arg-type]
-        return runs_view([run])[0]
+        return runs_view(db.session(), [run])[0]
 
 
 @blp.route("/deadlines")
@@ -245,14 +214,21 @@ class Deadlines(MethodView):
     @blp.arguments(DeadlineQuerySchema, location="query")
     @blp.response(200, DeadlineSchema(many=True))
     def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        """Running deadlines, soonest first, with seconds left (negative: overdue)."""
+        """Running deadlines, soonest first, with seconds left (negative: overdue).
+
+        Overdue ones include deadlines that already fired while the item is still in the state
+        they concern (e.g. an instruction marked late): the console's definition, shared.
+        """
         actor = current_actor()
         now = utcnow()
-        query = select(Deadline).where(Deadline.status == "pending").order_by(Deadline.due_at, Deadline.id)
+        running = and_(Deadline.status == "pending", Deadline.due_at > now)
         if args["overdue"] is True:
-            query = query.where(Deadline.due_at <= now)
+            where = overdue_clause(now)
         elif args["overdue"] is False:
-            query = query.where(Deadline.due_at > now)
+            where = running
+        else:
+            where = or_(running, overdue_clause(now))
+        query = select(Deadline).where(where).order_by(Deadline.due_at, Deadline.id)
         query = _filter_items(query, args, Deadline.item_type, Deadline.item_id).limit(args["limit"])
         if _scoped(actor):  # type: ignore[arg-type]
             query = query.where(_department_clause(actor, Deadline.item_type, Deadline.item_id))  # type: ignore[arg-type]
@@ -263,7 +239,7 @@ class Deadlines(MethodView):
                 continue
             left = (d.due_at - now).total_seconds()
             out.append({"id": d.id, "item_type": d.item_type, "item_id": d.item_id, "key": d.key,
-                        "state": d.state, "clock": d.clock, "armed_at": d.armed_at, "due_at": d.due_at,
+                        "state": d.state, "status": d.status, "clock": d.clock, "armed_at": d.armed_at, "due_at": d.due_at,
                         "seconds_left": round(left, 1), "overdue": left <= 0, "on_expiry": d.on_expiry or {}})
         return out
 

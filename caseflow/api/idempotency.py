@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on POSTs from machine clients (110, sensors, hotline, Open311, uploads).
+"""``Idempotency-Key`` on POSTs from machine clients (110, sensors, hotline, Open311, uploads, case steps).
 
 A client that sends ``Idempotency-Key: <key>`` may retry the same POST safely:
 

@@ -7,15 +7,16 @@ from typing import Any
 from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
+from sqlalchemy.orm import selectinload
 
-from caseflow.errors import NotFound, ValidationFailed
+from caseflow.errors import NotFound, PermissionDenied, ValidationFailed
 from caseflow.extensions import db
 from caseflow.models import Category, Deadline, Instruction, LedgerEntry, utcnow
 from caseflow.security.actor import Actor
 from caseflow.services import instructions as svc
 from caseflow.services import ledger_export, linkage110
-from caseflow.services.access import can_see_department_item
+from caseflow.services.access import can_see_department_item, can_see_item, client_sees_type, is_machine_client
 from caseflow.workflow.engine import get_catalog
 
 from .auth import current_actor
@@ -73,13 +74,38 @@ ACTIONS: dict[str, tuple[str, Callable[..., Any]]] = {
 
 def _visible(actor: Actor, item_id: int) -> Instruction:
     item = db.session.get(Instruction, item_id)
-    if item is None or not can_see_department_item(actor, {item.department_id}):
+    if item is None or not can_see_item(db.session(), actor, "instruction", item.id, {item.department_id}):
         raise NotFound(f"instruction {item_id} not found")
     return item
 
 
-def instruction_view(item: Instruction, actor: Actor) -> dict[str, Any]:
-    """The fields the API and console show, plus the steps the caller may take now."""
+_UNREAD = object()  # instruction_view: the arrival due time was not read with the row
+
+
+def _arrival_due() -> Any:
+    """The due time of the instruction's latest arrival deadline (a transfer re-arms it), per row."""
+    return (select(Deadline.due_at)
+            .where(Deadline.item_type == "instruction", Deadline.item_id == Instruction.id, Deadline.key == "arrival")
+            .order_by(Deadline.id.desc()).limit(1).correlate(Instruction).scalar_subquery())
+
+
+def _on_time_clause(on_time: bool) -> Any:
+    """Arrived within the latest arrival deadline (or not); not yet arrived matches neither."""
+    due = _arrival_due()
+    return Instruction.arrived_at <= due if on_time else Instruction.arrived_at > due
+
+
+def _on_time(item: Instruction, due: Any) -> bool | None:
+    # The same rule as ``svc.arrival_on_time``, from a due time the list query already read.
+    return None if item.arrived_at is None or due is None else item.arrived_at <= due
+
+
+def instruction_view(item: Instruction, actor: Actor, *, arrival_due: Any = _UNREAD) -> dict[str, Any]:
+    """The fields the API and console show, plus the steps the caller may take now.
+
+    ``arrival_due``: the latest arrival deadline's due time when the caller has read it already
+    (the list does, for every row at once); otherwise it is looked up.
+    """
     d = get_catalog().definition(item.workflow, item.workflow_version)
     triggers = {t.trigger for t in d.triggers_from(item.state) if set(t.roles) & actor.roles}
     return {
@@ -91,7 +117,8 @@ def instruction_view(item: Instruction, actor: Actor) -> dict[str, Any]:
         "leader_on_site": item.leader_on_site, "department_id": item.department_id,
         "to_action_group": item.to_action_group, "signed_at": item.signed_at, "dispatched_at": item.dispatched_at,
         "arrived_at": item.arrived_at, "closed_at": item.closed_at,
-        "on_time": svc.arrival_on_time(db.session(), item), "record": dict(item.data or {}),
+        "on_time": (svc.arrival_on_time(db.session(), item) if arrival_due is _UNREAD else _on_time(item, arrival_due)),
+        "record": dict(item.data or {}),
         "available_actions": [a for a, (t, _) in ACTIONS.items() if t in triggers],
     }
 
@@ -108,7 +135,13 @@ def _filtered(args: dict[str, Any], actor: Actor) -> Any:
         q = q.where(Instruction.received_at >= args["start"])
     if args.get("end"):
         q = q.where(Instruction.received_at < args["end"])
-    if not can_see_department_item(actor, set()):
+    if args.get("on_time") is not None:
+        # In SQL, before paging: pages stay full and the total counts only matching rows.
+        q = q.where(_on_time_clause(args["on_time"]))
+    if is_machine_client(actor):
+        if not client_sees_type(actor, "instruction"):
+            q = q.where(false())  # only the 110 center's client follows instructions
+    elif not can_see_department_item(actor, set()):
         q = q.where(Instruction.department_id == actor.department_id)  # a handler sees their unit's only
     return q
 
@@ -133,12 +166,14 @@ class Instructions(MethodView):
         q = _filtered(args, actor)
         total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
         page, per = args["page"], args["per_page"]
+        # The arrival due time as a column and the relationships in one query each: the statement
+        # count does not grow with the page size.
         rows = db.session.execute(
-            q.order_by(Instruction.received_at.desc(), Instruction.id.desc()).offset((page - 1) * per).limit(per)
-        ).scalars()
-        items = [instruction_view(i, actor) for i in rows]  # type: ignore[arg-type]
-        if args.get("on_time") is not None:
-            items = [i for i in items if i["on_time"] is args["on_time"]]
+            q.add_columns(_arrival_due().label("arrival_due"))
+            .options(selectinload(Instruction.category), selectinload(Instruction.grid))
+            .order_by(Instruction.received_at.desc(), Instruction.id.desc()).offset((page - 1) * per).limit(per)
+        ).all()
+        items = [instruction_view(i, actor, arrival_due=due) for i, due in rows]  # type: ignore[arg-type]
         return {"items": items, "total": total, "page": page, "per_page": per}, pagination_header(total, page, per)
 
 
@@ -187,7 +222,9 @@ class InstructionAction(MethodView):
 def _ledger_rows(args: dict[str, Any]) -> list[dict[str, Any]]:
     actor = current_actor()
     dept = args.get("department_id")
-    if not can_see_department_item(actor, set()):  # type: ignore[arg-type]
+    if is_machine_client(actor) and not client_sees_type(actor, "instruction"):  # type: ignore[arg-type]
+        raise PermissionDenied("only the 110 center's client may export the instruction ledger")
+    if not is_machine_client(actor) and not can_see_department_item(actor, set()):  # type: ignore[arg-type]
         dept = actor.department_id  # type: ignore[union-attr]
     flt = ledger_export.LedgerFilter(start=args.get("start"), end=args.get("end"), department_id=dept,
                                      category=args.get("category"), on_time=args.get("on_time"))

@@ -11,7 +11,7 @@ from caseflow.errors import NotFound
 from caseflow.extensions import db
 from caseflow.models import ITEM_MODELS, LedgerEntry, WorkflowItem
 from caseflow.services import transition
-from caseflow.services.access import can_see_department_item, deny, record_audit
+from caseflow.services.access import can_see_item, deny, record_audit
 from caseflow.workflow.engine import get_catalog
 
 from .auth import current_actor
@@ -27,8 +27,8 @@ def visible_item(item_type: str, item_id: int) -> WorkflowItem:
     item = db.session.get(model, item_id) if model else None
     if item is None:
         raise NotFound(f"{item_type} {item_id} not found")
-    if not can_see_department_item(actor, transition.department_scope(item)):  # type: ignore[arg-type]
-        err = deny(actor, "view", f"{item_type} {item_id}", "item belongs to another department",  # type: ignore[arg-type]
+    if not can_see_item(db.session(), actor, item_type, item_id, transition.department_scope(item)):  # type: ignore[arg-type]
+        err = deny(actor, "view", f"{item_type} {item_id}", "item belongs to another department or client",  # type: ignore[arg-type]
                    NotFound(f"{item_type} {item_id} not found"))
         db.session.rollback()
         record_audit(db.session(), err)

@@ -14,6 +14,7 @@ MODULES: list[str] = [
     "caseflow.api.reports",
     "caseflow.api.returns",
     "caseflow.api.admin",
+    "caseflow.api.time_limits",
 ]
 
 

@@ -60,9 +60,15 @@ class ReturnQuerySchema(Schema):
 
 
 class ApproveSchema(Schema):
-    """Approve: the department the case goes to (default: the suggested one)."""
+    """Approve: the department the case goes to (default: the suggested one) and the opinion."""
 
     department_id = fields.Integer(load_default=None, allow_none=True, validate=ID_RANGE)
+    opinion = fields.String(
+        load_default="", allow_none=True, validate=TEXT,
+        metadata={"description": "审核意见: the decision's opinion, kept as the request's decision_reason. "
+                                 "Optional for the dispatcher; required (non-blank) when the request awaits the "
+                                 "leader's review (state leader_review), as in the leader's console: without "
+                                 "it 422 naming opinion."})
 
 
 class RejectSchema(Schema):
@@ -288,10 +294,11 @@ class ReturnApprove(MethodView):
     @blp.arguments(ApproveSchema)
     @blp.response(200, ReturnSchema)
     def post(self, body: dict[str, Any], request_id: int) -> dict[str, Any]:
-        """Approve and re-dispatch (dispatcher; a request in leader review: the leader)."""
+        """Approve and re-dispatch (dispatcher; a request in leader review: the leader, with an opinion)."""
         actor = _actor()
         _visible(actor, request_id)
-        rr = svc.approve(db.session(), get_catalog(), request_id, actor, department_id=body["department_id"])
+        rr = svc.approve(db.session(), get_catalog(), request_id, actor, department_id=body["department_id"],
+                         opinion=body["opinion"] or "")
         db.session.refresh(rr)
         return view(rr)
 

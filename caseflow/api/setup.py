@@ -22,8 +22,9 @@ API_DESCRIPTION = "\n\n".join([
     "caseflow REST API. Authenticate with `Authorization: Bearer <token>` (people and machine clients).",
     "Errors, always: `{code, status, message, errors}` (`errors` names the field, header or row).",
     PAGING_DESCRIPTION,
-    "Machine clients may send `Idempotency-Key` on intake POSTs (cases, instructions, Open311 requests, "
-    "attachments): a retry with the same key and body replays the first answer; kept 24 hours.",
+    "Machine clients may send `Idempotency-Key` on intake POSTs (cases, case steps such as callbacks, "
+    "instructions, Open311 requests, attachments): a retry with the same key and body replays the first answer; "
+    "kept 24 hours.",
 ])
 
 
@@ -31,6 +32,15 @@ class CaseflowApi(Api):
     """flask-smorest's Api documenting our one error format."""
 
     ERROR_SCHEMA = ErrorSchema
+
+    def _openapi_swagger_ui(self) -> str:
+        """Swagger UI from the app's own assets, started without an inline script (see ``docs``)."""
+        from flask import url_for
+
+        from .docs import render_page
+
+        return render_page(self.spec.title, url_for(f"{self._make_doc_blueprint_name()}.openapi_json"),
+                           self.config.get("OPENAPI_SWAGGER_UI_CONFIG", {}))
 
 
 def init_api(app: Flask) -> Api:
@@ -43,6 +53,9 @@ def init_api(app: Flask) -> Api:
     api.register_converter(IdConverter, integerconverter2paramschema)
     api.spec.components.security_scheme("bearerAuth", SECURITY_SCHEME)
     app.extensions["caseflow.api"] = api
+    from .docs import bp as docs_assets_bp
+
+    app.register_blueprint(docs_assets_bp)  # Swagger UI's files; not part of the API document
     from .health import blp as health_blp
     from .items import blp as items_blp
     from .workflows import blp as workflows_blp

@@ -11,6 +11,7 @@ from caseflow.deadlines import escalation
 from caseflow.models import AccessDenial, Deadline, Notification, utcnow
 from caseflow.notify import outbox
 from caseflow.security.tokens import issue_token
+from caseflow.services import transition
 from tests.integration.test_escalation import dispatched_instruction, late_instruction, make_due
 
 
@@ -113,6 +114,31 @@ def test_running_deadlines_with_time_left(client, session, catalog, world) -> No
     assert len(r.json) == 2
     r = client.get("/api/deadlines?overdue=maybe", headers=liaison)
     assert r.status_code == 422 and "overdue" in r.json["errors"]["query"]
+
+
+def test_overdue_includes_fired_deadlines_while_the_item_is_still_concerned(client, session, catalog, world) -> None:  # type: ignore[no-untyped-def]
+    from caseflow.services.overdue import overdue_deadlines
+    from tests.integration.test_escalation import fire_row
+
+    late, _ = late_instruction(session, catalog, world)  # arrival fired: marked late, not yet there
+    assert late.state == "late"
+    arrived = dispatched_instruction(session, catalog, world, number="110-E3")
+    fire_row(session, catalog, arrived, "arrival")
+    transition.fire(session, catalog, "instruction", arrived.id, "arrive", actor=world.actor("liaison"),
+                    data={"situation": "到场"})  # arrived after all: no longer overdue
+    running = dispatched_instruction(session, catalog, world, number="110-E4")
+    liaison = bearer(session, world, "liaison")
+    r = client.get("/api/deadlines?overdue=true", headers=liaison)
+    assert r.status_code == 200, r.json
+    assert [(d["item_id"], d["key"], d["status"], d["overdue"]) for d in r.json] == [
+        (late.id, "arrival", "fired", True)]
+    r = client.get("/api/deadlines", headers=liaison)
+    assert [d["item_id"] for d in r.json] == [late.id, running.id]
+    assert [d["item_id"] for d in client.get("/api/deadlines?overdue=false", headers=liaison).json] == [running.id]
+    # The console's leader page counts the same rows.
+    total, listed = overdue_deadlines(session, utcnow())
+    assert total == 1 and [(d.item_id, item.id) for d, item in listed] == [(late.id, late.id)]
+    assert client.get("/api/deadlines?overdue=true", headers=bearer(session, world, "road_handler")).json == []
 
 
 def test_dead_notifications_and_retry(client, session, catalog, world) -> None:  # type: ignore[no-untyped-def]

@@ -161,7 +161,34 @@ def test_upload_retried_with_a_new_multipart_boundary_is_stored_once(client, ses
 
 def test_the_header_is_documented_on_machine_client_posts(client) -> None:  # type: ignore[no-untyped-def]
     spec = client.get("/api/openapi.json").json
-    for path in ("/api/cases", "/api/instructions", "/open311/v2/requests.{fmt}",
+    for path in ("/api/cases", "/api/cases/{case_id}/{action}", "/api/instructions", "/open311/v2/requests.{fmt}",
                  "/api/items/{item_type}/{item_id}/attachments"):
         names = [p["name"] for p in spec["paths"][path]["post"].get("parameters", []) if p["in"] == "header"]
         assert names == [HEADER], path
+
+
+def test_case_action_callback_with_a_key_is_recorded_once(client, session, tokens, world) -> None:  # type: ignore[no-untyped-def]
+    created = client.post("/api/cases", json={**CASE, "external_ref": "12345-cb"}, headers=headers(tokens["hotline"]))
+    cid = created.json["id"]
+    for who, action, body in [("dispatcher", "register", {}),
+                              ("dispatcher", "dispatch", {"department_id": world.roads.id})]:
+        assert client.post(f"/api/cases/{cid}/{action}", json=body,
+                           headers=headers(tokens[who])).status_code == 200
+    road = issue_token(session, "r", person=world.people["road_handler"])
+    for action, body in [("sign", {}), ("result", {"result": "已修复"})]:
+        assert client.post(f"/api/cases/{cid}/{action}", json=body, headers=headers(road)).status_code == 200
+    assert client.post(f"/api/cases/{cid}/check-pass", json={},
+                       headers=headers(tokens["dispatcher"])).status_code == 200
+    ledger_before = count(session, LedgerEntry)
+    r1 = client.post(f"/api/cases/{cid}/callback", json={"grade": 4, "note": "满意"},
+                     headers=headers(tokens["hotline"], "cb-0001"))
+    assert r1.status_code == 200, r1.json
+    r2 = client.post(f"/api/cases/{cid}/callback", json={"grade": 4, "note": "满意"},
+                     headers=headers(tokens["hotline"], "cb-0001"))
+    assert r2.status_code == 200 and r2.json == r1.json
+    assert r2.headers["Idempotent-Replayed"] == "true"
+    assert count(session, LedgerEntry) == ledger_before + 1
+    assert len(session.get(Case, cid).data["callbacks"]) == 1
+    # The same key on another step of the same client is a different request.
+    r3 = client.post(f"/api/cases/{cid}/callback", json={"grade": 1}, headers=headers(tokens["hotline"], "cb-0001"))
+    assert r3.status_code == 422 and HEADER in r3.json["errors"]

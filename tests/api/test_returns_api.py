@@ -102,6 +102,45 @@ def test_window_closed_and_rejection_over_http(client, session, tokens, world, c
     assert r.status_code == 422 and "window" in r.json["errors"] and "申请退单期限已过" in r.json["message"]
 
 
+def test_approve_with_an_opinion_required_in_leader_review(client, session, tokens, world, case_id) -> None:  # type: ignore[no-untyped-def]
+    """The approval takes an opinion: optional for the dispatcher, required for the leader's review."""
+    ask = {"case_id": case_id, "reason": "属道路设施", "suggested_department_id": world.roads.id}
+    first = client.post("/api/returns", json={**ask, "basis": "职责清单"}, headers=bearer(tokens["san"])).json["id"]
+    client.post(f"/api/returns/{first}/reject", json={"reason": "属环卫所"}, headers=bearer(tokens["dispatcher"]))
+    r = client.post("/api/returns", json={**ask, "basis": "区政府管养分工通知"}, headers=bearer(tokens["san"]))
+    assert r.status_code == 201 and r.json["state"] == "leader_review", r.json
+    rid = r.json["id"]
+    # No opinion, a blank one, or one too long: 422 naming opinion, and nothing changes.
+    for body in ({}, {"opinion": "  "}, {"opinion": None}, {"opinion": "意" * 4001}):
+        r = client.post(f"/api/returns/{rid}/approve", json=body, headers=bearer(tokens["deputy"]))
+        errors = r.json.get("errors", {})
+        assert r.status_code == 422 and "opinion" in {**errors, **errors.get("json", {})}, (body, r.json)
+    assert client.get(f"/api/returns/{rid}", headers=bearer(tokens["deputy"])).json["state"] == "leader_review"
+    # The dispatcher still may not decide it (403 before the opinion is looked at).
+    r = client.post(f"/api/returns/{rid}/approve", json={"opinion": "同意"}, headers=bearer(tokens["dispatcher"]))
+    assert r.status_code == 403
+    r = client.post(f"/api/returns/{rid}/approve", json={"opinion": " 依据分工通知，改派市政养护所 "},
+                    headers=bearer(tokens["deputy"]))
+    assert r.status_code == 200 and r.json["state"] == "approved", r.json
+    assert r.json["decision_reason"] == "依据分工通知，改派市政养护所" and r.json["to_department_id"] == world.roads.id
+    # The schema documents the field.
+    spec = client.get("/api/openapi.json").json
+    approve = spec["components"]["schemas"]["Approve"]["properties"]["opinion"]
+    assert "leader_review" in approve["description"] and approve.get("maxLength") == 4000
+
+
+def test_dispatcher_opinion_is_optional_and_kept(client, session, tokens, world, case_id) -> None:  # type: ignore[no-untyped-def]
+    rid = client.post("/api/returns", json={"case_id": case_id, "reason": "属道路设施", "basis": "职责清单"},
+                      headers=bearer(tokens["san"])).json["id"]
+    r = client.post(f"/api/returns/{rid}/approve", json={"department_id": world.roads.id, "opinion": "同意，改派"},
+                    headers=bearer(tokens["dispatcher"]))
+    assert r.status_code == 200 and r.json["decision_reason"] == "同意，改派"
+    entry = session.execute(select(LedgerEntry).where(LedgerEntry.item_type == "return_request",
+                                                      LedgerEntry.item_id == rid,
+                                                      LedgerEntry.trigger == "approve_return")).scalar_one()
+    assert entry.payload.get("reason") == "同意，改派"
+
+
 def test_regulations_list_is_maintained_by_admins(client, tokens, case_id) -> None:  # type: ignore[no-untyped-def]
     body = {"code": "REG-1", "title": "城市道路管理条例", "kind": "regulation", "text": "第二十条"}
     assert client.post("/api/regulations", json=body, headers=bearer(tokens["san"])).status_code == 403

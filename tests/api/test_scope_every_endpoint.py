@@ -1,6 +1,6 @@
 """A handler cannot reach another department's work by changing an id in a URL.
 
-Every GET/POST operation of the OpenAPI document with a path parameter, and every console
+Every GET/POST/DELETE operation of the OpenAPI document with a path parameter, and every console
 route with one, is called by a sanitation handler with the ids of the roads department's
 items (a case, an instruction, its attachment, its escalation, a return request; duty-watch
 rows, which handlers never see). Each answer must be 404 or 403 and nothing may change.
@@ -29,11 +29,12 @@ from caseflow.models import (
     Notification,
     ReturnRequest,
     StoredReport,
+    TimeLimit,
     utcnow,
 )
 from caseflow.security.tokens import issue_token
 from caseflow.services import attachments, instructions, transition
-from caseflow.services.cases import handling, intake, review
+from caseflow.services.cases import closing, handling, intake, review, time_limits
 from caseflow.services.duty import emergency, handover, log
 from tests.integration.duty_support import lead_actor, plan
 
@@ -89,12 +90,14 @@ def victims(session, catalog, world) -> Victims:  # type: ignore[no-untyped-def]
     items = handover.items(session, h.id)
     entry = log.record(session, catalog, world.street.id, "note", actor=world.actor("duty_lead"), summary="巡查")
     period = emergency.declare(session, world.street.id, "typhoon", "台风", "全街道", actor=world.actor("duty_lead"))
+    limit = time_limits.set_limit(session, tier="general", stage="sign", duration="2h")  # administrators' data
+    session.commit()
     ids = {"case_id": case.id, "attachment_id": att.id, "run_id": run.id, "notification_id": note.id,
            "shift_id": shifts[0].id, "handover_id": h.id, "entry_id": entry.id, "period_id": period.id,
            "swap_id": 1, "request_id": ret_id, "report_id": report.id,
            "category_id": world.cat_road.id, "department_id": world.roads.id, "grid_id": world.grid_main.id,
            "person_id": world.people["road_handler"].id, "item_id": ins.id,
-           "handover_item_id": items[0].id if items else 1}
+           "handover_item_id": items[0].id if items else 1, "limit_id": limit.id}
     item_types = {"case": case.id, "instruction": ins.id, "duty_shift": shifts[0].id, "handover": h.id}
     if ret_id:
         item_types["return_request"] = ret_id
@@ -166,7 +169,7 @@ def api_calls(spec: dict[str, Any], v: Victims) -> list[tuple[str, str, dict[str
         names = re.findall(r"\{(\w+)\}", path)
         if not [n for n in names if n != "fmt"] or path in PUBLIC:  # {fmt} alone names no item
             continue
-        for method in ("get", "post"):
+        for method in ("get", "post", "delete"):
             if method not in ops:
                 continue
             body = request_body(spec, ops[method], v) if method == "post" else {}
@@ -240,7 +243,7 @@ def console_calls(app, v: Victims) -> list[tuple[str, str]]:  # type: ignore[no-
 def _snapshot(session) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
     session.expire_all()
     return tuple(session.execute(select(func.count()).select_from(m)).scalar_one()
-                 for m in (LedgerEntry, Attachment, EscalationRun, ReturnRequest, *ITEM_MODELS.values()))
+                 for m in (LedgerEntry, Attachment, EscalationRun, ReturnRequest, TimeLimit, *ITEM_MODELS.values()))
 
 
 def test_a_handler_gets_404_or_403_on_every_api_endpoint(client, session, world, victims) -> None:  # type: ignore[no-untyped-def]
@@ -307,3 +310,62 @@ def test_a_handler_gets_404_or_403_on_every_console_page(app, client, session, w
             leaks.append(f"{method} {url} -> {r.status_code} {r.headers.get('Location', '')}")
     assert not leaks, "\n".join(leaks)
     assert _snapshot(session) == before
+
+
+@pytest.mark.parametrize("kind", ["sensor", "hotline", "app", "linkage_110"])
+def test_a_machine_client_gets_404_or_403_on_cases_it_did_not_report(client, session, world, victims, kind) -> None:  # type: ignore[no-untyped-def]
+    """The victims' case was reported on patrol: no machine client may read it, its reporters,
+    ledger or evidence, or act on it; only the 110 center follows instructions."""
+    spec = client.get("/api/openapi.json").json
+    token = issue_token(session, kind, client_kind=kind)
+    before = _snapshot(session)
+    leaks = []
+    for method, url, body in api_calls(spec, victims):
+        if kind == "linkage_110" and url.startswith(("/api/instructions/", "/api/items/instruction/")):
+            continue  # every instruction comes from the 110 center: it may follow them
+        if "data" in body:
+            body = {**body, "data": {"file": (io.BytesIO(PDF), "scan.pdf")}}
+        r = client.open(url, method=method, headers={"Authorization": f"Bearer {token}"}, **body)
+        r.close()
+        if r.status_code not in (403, 404):
+            leaks.append(f"{method} {url} -> {r.status_code} {r.get_data(as_text=True)[:200]}")
+    assert not leaks, "\n".join(leaks)
+    assert _snapshot(session) == before
+    hdr = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/cases", headers=hdr).json["total"] == 0
+    instructions_seen = client.get("/api/instructions", headers=hdr).json["total"]
+    assert instructions_seen == (1 if kind == "linkage_110" else 0)
+
+
+def test_a_machine_client_sees_and_calls_back_on_the_cases_it_reported(client, session, catalog, world) -> None:  # type: ignore[no-untyped-def]
+    hotline = issue_token(session, "12345", client_kind="hotline")
+    sensor = issue_token(session, "gateway", client_kind="sensor")
+    hdr = {"Authorization": f"Bearer {hotline}"}
+    body = {"title": "垃圾满溢", "category": "garbage", "address": "和平路 1 号", "grid": "G01"}
+    mine = client.post("/api/cases", json={**body, "external_ref": "12345-own"}, headers=hdr).json["id"]
+    theirs = client.post("/api/cases", json={**body, "external_ref": "evt-1"},
+                         headers={"Authorization": f"Bearer {sensor}"}).json["id"]
+    up = client.post(f"/api/items/case/{mine}/attachments", data={"file": (io.BytesIO(PDF), "scan.pdf")},
+                     content_type="multipart/form-data", headers=hdr)
+    assert up.status_code == 201, up.json
+    listing = client.get("/api/cases", headers=hdr).json
+    assert [c["id"] for c in listing["items"]] == [mine] and listing["total"] == 1
+    detail = client.get(f"/api/cases/{mine}", headers=hdr)
+    assert detail.status_code == 200 and detail.json["reporters"][0]["channel"] == "hotline"
+    assert client.get(f"/api/items/case/{mine}/ledger", headers=hdr).status_code == 200
+    assert [a["id"] for a in client.get(f"/api/items/case/{mine}/attachments", headers=hdr).json] == [up.json["id"]]
+    with client.get(f"/api/attachments/{up.json['id']}", headers=hdr) as download:
+        assert download.status_code == 200 and download.data == PDF
+    # The sensor's case stays hidden from the hotline, and the other way round.
+    assert client.get(f"/api/cases/{theirs}", headers=hdr).status_code == 404
+    with client.get(f"/api/attachments/{up.json['id']}", headers={"Authorization": f"Bearer {sensor}"}) as r:
+        assert r.status_code == 404
+    # The hotline's callback (回访) on its own closed case still works.
+    review.register(session, catalog, mine, actor=world.actor("dispatcher"))
+    handling.dispatch(session, catalog, mine, actor=world.actor("dispatcher"), department_id=world.sanitation.id)
+    handling.sign(session, catalog, mine, actor=world.actor("san_handler"))
+    handling.report_result(session, catalog, mine, actor=world.actor("san_handler"), result="已清理")
+    closing.check_pass(session, catalog, mine, actor=world.actor("dispatcher"))
+    r = client.post(f"/api/cases/{mine}/callback", json={"grade": 5}, headers=hdr)
+    assert r.status_code == 200 and r.json["record"]["callbacks"][-1]["grade"] == 5, r.json
+    assert client.post(f"/api/cases/{theirs}/callback", json={"grade": 5}, headers=hdr).status_code == 404
