@@ -11,7 +11,7 @@ Events (counted in SQL, GROUP BY department, over the period ``[start, end)``):
 
 =====================  ========================================================================
 late_reply             a sign or handle time limit of a case fell due in the period and fired
-                       (the case's department)
+                       (the case's department), unless it fell in a returned department's time
 overdue_arrival        an instruction dispatched in the period whose unit arrived after 30/60 min,
                        or had not arrived when that time had passed by ``as_of``
 missing_ledger         an instruction dispatched in the period still without its result
@@ -21,7 +21,13 @@ rejected_return        a ``reject_return`` in the period of the department's ret
 supervised             a supervision (督办) row in the period naming the department
 unsatisfied_callback   a callback in the period with grade <= 2
 closed_on_time         a case closed (``check_pass``) in the period without a fired time limit
+                       (again leaving out limits of a returned department's time)
 =====================  ========================================================================
+
+Returns (退单) follow the rule of :mod:`caseflow.services.returns` (its SQL clauses, as the
+indicators do): events go to the case's current department, which a department whose return
+was approved no longer is; and a limit that fell due before the approved return's re-dispatch
+(:func:`~caseflow.services.returns.fell_in_returned_time`) is nobody's late reply.
 """
 from __future__ import annotations
 
@@ -44,6 +50,7 @@ from caseflow.models import (
     utcnow,
 )
 from caseflow.models.analysis import MIN_STREET_SHARE, AssessmentConfig, ScoringRule
+from caseflow.services import returns
 
 from .indicators import ARRIVAL_LIMIT_S, HANDLING_DEADLINES, UNSATISFIED_MAX_GRADE
 from .periods import Period
@@ -150,10 +157,13 @@ def event_counts(session: Session, period: Period, as_of: datetime | None = None
     def run(name: str, q: Any) -> None:
         out[name] = {int(dept): int(n) for dept, n in session.execute(q) if dept is not None}
 
+    def in_returned_time(case_id: Any) -> Any:
+        return returns.fell_in_returned_time(case_id, Case.department_id, Deadline.due_at, as_of)
+
     run("late_reply", select(Case.department_id, func.count()).join(
         Deadline, and_(Deadline.item_type == "case", Deadline.item_id == Case.id)).where(
-        Deadline.status == "fired", Deadline.key.in_(("sign", "handle")), Deadline.due_at >= s, Deadline.due_at < e
-    ).group_by(Case.department_id))
+        Deadline.status == "fired", Deadline.key.in_(("sign", "handle")), Deadline.due_at >= s, Deadline.due_at < e,
+        ~in_returned_time(Case.id)).group_by(Case.department_id))
 
     i = Instruction
     limit = _arrival_limit(i)
@@ -179,7 +189,7 @@ def event_counts(session: Session, period: Period, as_of: datetime | None = None
         le.payload["grade"].as_integer() <= UNSATISFIED_MAX_GRADE).group_by(Case.department_id))
     late_limit = exists().where(Deadline.item_type == "case", Deadline.item_id == le.item_id,
                                 Deadline.status == "fired", Deadline.key.in_(HANDLING_DEADLINES),
-                                Deadline.due_at < e)
+                                Deadline.due_at < e, ~in_returned_time(le.item_id))
     # One per case: a case closed twice in the period (reopened) counts once.
     run("closed_on_time", select(Case.department_id, func.count(func.distinct(le.item_id))).select_from(le).join(
         Case, Case.id == le.item_id).where(

@@ -15,7 +15,8 @@ voided (作废)               a ``void`` entry
 dispatched (派遣)           a ``dispatch`` or ``start_joint_handling`` entry
 closed (结案)               a ``check_pass`` entry
 closed_on_time (按期结案)   closed, and no handling time limit (deadline keys ``sign``,
-                           ``handle``, ``check``, ``coordinate``) of the case ever fired
+                           ``handle``, ``check``, ``coordinate``) of the case fired, except
+                           limits that fell in a returned department's time (below)
 closure_rate (结案率)       closed / registered (target >= 95 %, seed 003)
 on_time_closure_rate       closed_on_time / registered
 void_rate                  voided / reported
@@ -39,6 +40,13 @@ the case; a rework's earlier round is handling time), total = reported -> first 
 
 Slices: department (the case's holder), category, grid, channel, tier (the case's current
 values) and hour (local hour of day of the report).
+
+**Returns (退单) and on-time counts.** The rule of :mod:`caseflow.services.returns` ("counting
+fairly"), through its SQL clauses: a department whose return of a case was approved no longer
+holds it, so the case is not in its slice; and the approved return restarts the case's
+on-time clock at the re-dispatch, so a limit that fell due at or before it
+(:func:`~caseflow.services.returns.fell_in_returned_time`) makes the case late for nobody —
+the new holder is judged on the limits due after it.
 
 **Instructions** (应急联动指令) received in the period: dispatched, arrived, arrived on time
 (arrival within 30 min of dispatch in the main urban area, 60 min elsewhere, seed 001 篇三),
@@ -82,6 +90,7 @@ from caseflow.models import (
     Supervision,
     utcnow,
 )
+from caseflow.services import returns
 
 from .periods import Period
 from .sql import Dialect, dialect_for, no_jit
@@ -243,11 +252,15 @@ def case_timeline(ctx: Context) -> Any:
         decisions, decisions.c.item_id == ReturnRequest.id).where(
         ReturnRequest.created_at < ctx.as_of).group_by(ReturnRequest.case_id).subquery()
 
-    # Cases that missed a handling limit (probes of the partial index ix_deadline_fired).
+    # Cases that missed a handling limit (probes of the partial index ix_deadline_fired; its
+    # INCLUDE keeps them index-only), leaving out limits of a returned department's time (an
+    # anti-join on the few return_request rows of those cases).
     late = select(Deadline.item_id).join(cohort, and_(Deadline.item_type == "case",
                                                       Deadline.item_id == cohort.c.case_id)).where(
         Deadline.status == "fired", Deadline.key.in_(HANDLING_DEADLINES), Deadline.due_at >= p.start_at,
-        Deadline.due_at < ctx.as_of).group_by(Deadline.item_id).subquery()
+        Deadline.due_at < ctx.as_of,
+        ~returns.fell_in_returned_time(Deadline.item_id, cohort.c.department_id, Deadline.due_at, ctx.as_of),
+    ).group_by(Deadline.item_id).subquery()
     overdue = late.c.item_id.is_not(None)
 
     pc = per_case.c

@@ -16,7 +16,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from caseflow.models import Category, Deadline, Department, Instruction
+from caseflow.models import Category, Deadline, Department, Instruction, utcnow
 
 # (key, Chinese header, English header)
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -75,9 +75,20 @@ def _transfer_text(session: Session, transfers: list[dict[str, Any]], names: dic
     return "；".join(parts)
 
 
-def ledger_rows(session: Session, flt: LedgerFilter | None = None) -> list[dict[str, Any]]:
+def arrived_on_time(arrived_at: datetime | None, due: datetime | None, now: datetime) -> bool | None:
+    """按时到场: yes when on site by the due time; no once the due time passed without arrival
+    (or arrival came after it); unknown (None) while the deadline still runs or none was armed."""
+    if due is None:
+        return None
+    if arrived_at is None:
+        return False if now > due else None
+    return arrived_at <= due
+
+
+def ledger_rows(session: Session, flt: LedgerFilter | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
     """The ledger's rows (aware UTC datetimes; ``to_local`` converts), oldest first."""
     flt = flt or LedgerFilter()
+    now = now or utcnow()
     q = select(Instruction).options(selectinload(Instruction.category)).order_by(Instruction.received_at,
                                                                                  Instruction.id)
     if flt.start is not None:
@@ -94,7 +105,7 @@ def ledger_rows(session: Session, flt: LedgerFilter | None = None) -> list[dict[
     rows = []
     for i in items:
         due = dues.get(i.id)
-        on_time = None if i.arrived_at is None or due is None else i.arrived_at <= due
+        on_time = arrived_on_time(i.arrived_at, due, now)
         if flt.on_time is not None and on_time is not flt.on_time:
             continue
         unit = names.get(i.department_id or 0, "")

@@ -17,7 +17,12 @@ its duty asks, within a window after dispatch, to hand it back; the dispatcher d
   center leads joint handling. A case already difficult sends such a request to the leader.
 * Reports: :func:`return_report` (approved returns and instruction transfers / not-ours by
   category and from/to department), :func:`reassign_category` (ledgered on item type
-  ``category``), :func:`return_indicators`, :func:`counts_against_on_time`.
+  ``category``), :func:`return_indicators`.
+* On-time scores (the rule in "counting fairly", shared with :mod:`caseflow.analysis`): an
+  approved return takes the case off the returning department's record
+  (:func:`counts_against_on_time`, :func:`returned_pairs`) and restarts the case's on-time
+  clock at the re-dispatch (:func:`on_time_clock_from`, :func:`limit_counts_late`); the SQL
+  forms are :func:`returned_clause` and :func:`fell_in_returned_time`.
 """
 from __future__ import annotations
 
@@ -29,10 +34,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.elements import ColumnElement
 
 from caseflow.deadlines.clock import item_calendar
 from caseflow.effects import Effects
@@ -48,6 +54,7 @@ from caseflow.models import (
     ReturnRequest,
     utcnow,
 )
+from caseflow.models.base import UTCDateTime
 from caseflow.security.actor import Actor
 from caseflow.workflow.engine import WorkflowCatalog
 from caseflow.workflow.return_actions import marked
@@ -386,21 +393,32 @@ def _lock_pair(session: Session, request_id: int) -> tuple[ReturnRequest, Case]:
 
 
 def approve(session: Session, catalog: WorkflowCatalog, request_id: int, actor: Actor,
-            department_id: int | None = None) -> ReturnRequest:
+            department_id: int | None = None, opinion: str = "") -> ReturnRequest:
     """Approve the request and re-dispatch the case to ``department_id`` (default: the suggested one).
 
     One transaction: the request is approved and the case's ``return_approved`` step hands it to
     the new department, whose sign/handle limits start fresh; the old department's paused limits
     are cancelled and its record shows the case as returned. A ``leader_review`` request needs
-    the leader role (``PermissionDenied`` otherwise).
+    the leader role (``PermissionDenied`` otherwise) and the leader's ``opinion``
+    (``ValidationFailed`` naming ``opinion`` without one, as the leader's console asks); the
+    dispatcher's opinion is optional. The opinion is kept as the decision's reason, as a
+    rejection's reason is.
     """
     effects = Effects()
     with _unit_of_work(session, effects):
         rr, case = _lock_pair(session, request_id)
+        leader_step = rr.state == "leader_review"
         target_raw = department_id if department_id not in (None, "") else rr.suggested_department_id
+        data: dict[str, Any] = {"department_id": target_raw}
+        opinion_text = str(opinion or "").strip()
+        if opinion_text:
+            data["reason"] = opinion_text  # record_return_decision keeps it as the decision's reason
         # The request first: its role check (dispatcher / leader) runs before anything else is said.
         transition.apply(session, catalog, "return_request", rr.id, "approve_return", actor=actor, locked=rr,
-                         data=marked({"department_id": target_raw}), comment="", effects=effects)
+                         data=marked(data), comment="", effects=effects)
+        if leader_step and not opinion_text:
+            raise ValidationFailed("领导审核须填写审核意见 / the leader's opinion is required", field="opinion")
+        _text(opinion_text, "opinion", required=False)  # too long: refused, and everything rolls back
         target = _department_id(session, target_raw, "department_id")
         if target == rr.department_id:
             raise ValidationFailed("choose another department than the one returning the case", field="department_id")
@@ -600,34 +618,101 @@ def return_indicators(session: Session, start: datetime, end: datetime) -> list[
     return out
 
 
+# The on-time rule of returns (one definition: the SQL clauses below are the rule; the Python
+# helpers run them for one case, and caseflow.analysis puts them into its aggregates):
+#
+# 1. A return takes the case off the requesting department's on-time record when it was
+#    approved (or escalated by the return limit) and that department does not hold the case
+#    again (:func:`returned_clause`). A rejected or withdrawn request changes nothing.
+# 2. Such a return restarts the case's on-time clock at the re-dispatch (the request's
+#    decision, or its creation for an escalated one): a handling limit that fell due at or
+#    before that moment fell in a returned department's time and makes the case late for
+#    nobody; limits due after it are the new holder's (:func:`fell_in_returned_time`).
+
+
+def returned_at(rr: Any = ReturnRequest) -> ColumnElement[datetime]:
+    """SQL: when a return took effect, i.e. the re-dispatch: its decision, else (escalated) its creation."""
+    return func.coalesce(rr.decided_at, rr.created_at)
+
+
+def returned_clause(rr: Any = ReturnRequest, holder_id: Any = Case.department_id,
+                    as_of: datetime | None = None) -> ColumnElement[bool]:
+    """SQL (rule 1): request ``rr`` took its case off ``rr.department_id``'s on-time record.
+
+    ``holder_id`` is the case's current department (a column of the query's case row);
+    ``as_of`` leaves out returns that took effect later (a report as of that time).
+    """
+    # IS DISTINCT FROM: a case escalated to the district by the return limit has no department.
+    conds = [rr.state.in_(RETURNED_STATES), rr.department_id.is_distinct_from(holder_id)]
+    if as_of is not None:
+        conds.append(returned_at(rr) < as_of)
+    return and_(*conds)
+
+
+def fell_in_returned_time(case_id: Any, holder_id: Any, due_at: Any,
+                          as_of: datetime | None = None) -> ColumnElement[bool]:
+    """SQL (rule 2): a limit of case ``case_id`` due at ``due_at`` fell in a returned department's time.
+
+    True when a return of the case (rule 1) took effect at or after ``due_at``; such a limit
+    counts against nobody. An anti-join on ``return_request.case_id``: cheap per fired limit.
+    """
+    rr = aliased(ReturnRequest)
+    # Everything but the request correlates to the enclosing queries (the case and the limit may
+    # come from different levels, e.g. an EXISTS over deadlines inside a query of cases).
+    return exists().where(rr.case_id == case_id, returned_clause(rr, holder_id, as_of),
+                          returned_at(rr) >= due_at).correlate_except(rr)
+
+
 def counts_against_on_time(session: Session, case_id: int, department_id: int) -> bool:
-    """Whether ``case_id`` counts in ``department_id``'s on-time score.
+    """Whether ``case_id`` counts in ``department_id``'s on-time score (rule 1, :func:`returned_clause`).
 
     False only when the department's return of the case was approved (or escalated by the
     return limit) and the department does not hold the case again: the case was never its
     duty, so limits that ran out while it held the case are not its fault. A rejected request
     changes nothing (the case stays the department's and counts, late or not).
     """
-    case = session.get(Case, case_id)
-    if case is None:
+    if session.get(Case, case_id) is None:
         raise NotFound(f"case {case_id} not found")
-    if case.department_id == department_id:
-        return True
     returned = session.execute(
-        select(ReturnRequest.id).where(ReturnRequest.case_id == case_id, ReturnRequest.department_id == department_id,
-                                       ReturnRequest.state.in_(RETURNED_STATES)).limit(1)
+        select(ReturnRequest.id).join(Case, Case.id == ReturnRequest.case_id).where(
+            ReturnRequest.case_id == case_id, ReturnRequest.department_id == department_id,
+            returned_clause(ReturnRequest, Case.department_id)).limit(1)
     ).scalar()
     return returned is None
 
 
 def returned_pairs(session: Session, case_ids: list[int] | None = None) -> set[tuple[int, int]]:
-    """Every (case id, department id) for which :func:`counts_against_on_time` is False, in one query
-    (for the analysis: drop these pairs before scoring a department's on-time closure)."""
-    q = select(ReturnRequest.case_id, ReturnRequest.department_id, Case.department_id).join(
-        Case, Case.id == ReturnRequest.case_id).where(ReturnRequest.state.in_(RETURNED_STATES))
+    """Every (case id, department id) for which :func:`counts_against_on_time` is False, in one query."""
+    q = select(ReturnRequest.case_id, ReturnRequest.department_id).join(
+        Case, Case.id == ReturnRequest.case_id).where(returned_clause(ReturnRequest, Case.department_id))
     if case_ids is not None:
         q = q.where(ReturnRequest.case_id.in_(case_ids))
-    return {(c, d) for c, d, holder in session.execute(q) if d != holder}
+    return {(c, d) for c, d in session.execute(q)}
+
+
+def on_time_clock_from(session: Session, case_id: int, as_of: datetime | None = None) -> datetime | None:
+    """When the case's on-time clock last restarted (rule 2): the latest re-dispatch by a return
+    that counts (rule 1), or None when none did (the clock runs from the report)."""
+    if session.get(Case, case_id) is None:
+        raise NotFound(f"case {case_id} not found")
+    return session.execute(
+        select(func.max(returned_at(ReturnRequest))).join(Case, Case.id == ReturnRequest.case_id).where(
+            ReturnRequest.case_id == case_id, returned_clause(ReturnRequest, Case.department_id, as_of))
+    ).scalar()
+
+
+def limit_counts_late(session: Session, case_id: int, due_at: datetime, as_of: datetime | None = None) -> bool:
+    """Whether a handling limit of ``case_id`` that fired, due at ``due_at``, makes the case late
+    for its current department: not when it fell in a returned department's time (rule 2, the
+    clause the analysis uses; equivalently ``due_at`` is after :func:`on_time_clock_from`)."""
+    _aware(due_at, "due_at")
+    found = session.execute(
+        select(~fell_in_returned_time(Case.id, Case.department_id, literal(due_at, UTCDateTime()), as_of))
+        .where(Case.id == case_id)
+    ).scalar()
+    if found is None:
+        raise NotFound(f"case {case_id} not found")
+    return bool(found)
 
 
 def period_of_month(now: datetime | None = None) -> tuple[datetime, datetime]:

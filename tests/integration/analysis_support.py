@@ -149,3 +149,95 @@ def build_month(session: Session, world: Any) -> dict[str, Any]:
     b.instruction("I5", received="2025-03-11 13:00", signed="2025-03-11 13:01", state="declined")
     session.commit()
     return {"c1": c1, "c2": c2, "c3": c3, "c4": c4, "c5": c5, "c7": c7, "return_request": rr}
+
+
+def _return_request(b: Builder, case: Case, department: Any, *, asked: str, state: str, decided: str | None = None,
+                    to: Any = None) -> ReturnRequest:
+    """A return request of ``case`` by ``department`` with its own ledger (request, then the decision)."""
+    w = b.world
+    asker = w.people["san_handler" if department.id == w.sanitation.id else "road_handler"]
+    rr = ReturnRequest(case_id=case.id, department_id=department.id, requested_by_id=asker.id,
+                       reason="非本单位职责", basis="职责清单", workflow="return_request", workflow_version=1,
+                       state=state, created_at=local(asked), decided_at=local(decided) if decided else None,
+                       to_department_id=to.id if to else None)
+    b.session.add(rr)
+    b.session.flush()
+    b.entry(rr, "request", asked, item_type="return_request")
+    if decided:
+        b.entry(rr, "approve_return" if state == "approved" else "reject_return", decided, item_type="return_request")
+    return rr
+
+
+def build_returns(session: Session, world: Any) -> dict[str, Any]:
+    """The data set of ``test_indicators_returns``: May 2025, five general cases, all closed,
+    four of them returned (退单) once or twice or escalated. Every fired limit is a handling limit.
+
+    * R1: dispatched to roads (wrong); roads' handle limit fired (due 10:30) before its return
+      was approved at 11:00 and the case re-dispatched to sanitation, which met its limits.
+      -> on time for sanitation; nothing for roads.
+    * R2: dispatched to roads; returned (approved 10:50) to sanitation, whose handle limit
+      fired at 13:00 -> late for sanitation.
+    * R3: the road department's own case; its handle limit fired (11:00); its return request was
+      rejected -> late for roads (a rejected request changes nothing).
+    * R4: roads -> sanitation (approved 11:00; roads' sign limit had fired at 10:40), then
+      sanitation's handle limit fired (13:00) and its return back to roads was approved at 13:30;
+      roads holds the case again and met the limits it has had since -> on time for roads.
+    * R5: roads' handle limit fired (09:50); its next request (10:00) met the return limit and
+      escalated the case instead (state ``escalated``, no decision time: the request's time
+      counts); joint handling led by sanitation closed it in time -> on time for sanitation.
+    """
+    w, b = world, Builder(session, world)
+    san, roads = w.sanitation, w.roads
+    kw: dict[str, Any] = {"category": w.cat_garbage, "grid": w.grid_main, "state": "closed"}
+
+    r1 = b.case(reported="2025-05-06 09:00", department=san, **kw)
+    b.steps(r1, ("register", "2025-05-06 09:05"), ("dispatch", "2025-05-06 09:10", {"department_id": roads.id}),
+            ("sign", "2025-05-06 09:30"), ("request_return", "2025-05-06 10:40"),
+            ("return_approved", "2025-05-06 11:00", {"department_id": san.id}), ("sign", "2025-05-06 11:20"),
+            ("report_result", "2025-05-06 13:00"), ("check_pass", "2025-05-06 14:00"))
+    b.fired(r1, "handle", "2025-05-06 10:30")
+    rr1 = _return_request(b, r1, roads, asked="2025-05-06 10:40", state="approved", decided="2025-05-06 11:00",
+                          to=san)
+
+    r2 = b.case(reported="2025-05-06 10:00", department=san, **kw)
+    b.steps(r2, ("register", "2025-05-06 10:05"), ("dispatch", "2025-05-06 10:10", {"department_id": roads.id}),
+            ("sign", "2025-05-06 10:20"), ("request_return", "2025-05-06 10:30"),
+            ("return_approved", "2025-05-06 10:50", {"department_id": san.id}), ("sign", "2025-05-06 11:00"),
+            ("report_result", "2025-05-06 14:00"), ("check_pass", "2025-05-06 15:00"))
+    b.fired(r2, "handle", "2025-05-06 13:00")
+    rr2 = _return_request(b, r2, roads, asked="2025-05-06 10:30", state="approved", decided="2025-05-06 10:50",
+                          to=san)
+
+    r3 = b.case(reported="2025-05-07 09:00", department=roads, **{**kw, "category": w.cat_road})
+    b.steps(r3, ("register", "2025-05-07 09:05"), ("dispatch", "2025-05-07 09:10", {"department_id": roads.id}),
+            ("sign", "2025-05-07 09:20"), ("request_return", "2025-05-07 11:10"),
+            ("return_rejected", "2025-05-07 11:30"), ("report_result", "2025-05-07 13:00"),
+            ("check_pass", "2025-05-07 14:00"))
+    b.fired(r3, "handle", "2025-05-07 11:00")
+    rr3 = _return_request(b, r3, roads, asked="2025-05-07 11:10", state="rejected", decided="2025-05-07 11:30")
+
+    r4 = b.case(reported="2025-05-07 10:00", department=roads, **kw)
+    b.steps(r4, ("register", "2025-05-07 10:05"), ("dispatch", "2025-05-07 10:10", {"department_id": roads.id}),
+            ("request_return", "2025-05-07 10:50"), ("return_approved", "2025-05-07 11:00", {"department_id": san.id}),
+            ("sign", "2025-05-07 11:10"), ("request_return", "2025-05-07 13:10"),
+            ("return_approved", "2025-05-07 13:30", {"department_id": roads.id}), ("sign", "2025-05-07 13:40"),
+            ("report_result", "2025-05-07 15:00"), ("check_pass", "2025-05-07 16:00"))
+    b.fired(r4, "sign", "2025-05-07 10:40")
+    b.fired(r4, "handle", "2025-05-07 13:00")
+    rr4a = _return_request(b, r4, roads, asked="2025-05-07 10:50", state="approved", decided="2025-05-07 11:00",
+                           to=san)
+    rr4b = _return_request(b, r4, san, asked="2025-05-07 13:10", state="approved", decided="2025-05-07 13:30",
+                           to=roads)
+
+    r5 = b.case(reported="2025-05-08 09:00", department=san, **kw)
+    b.steps(r5, ("register", "2025-05-08 09:05"), ("dispatch", "2025-05-08 09:10", {"department_id": roads.id}),
+            ("sign", "2025-05-08 09:20"), ("change_tier", "2025-05-08 10:00"), ("register", "2025-05-08 10:00"),
+            ("escalate_to_district", "2025-05-08 10:00"),
+            ("start_joint_handling", "2025-05-08 11:00", {"department_id": san.id}),
+            ("report_result", "2025-05-08 14:00"), ("check_pass", "2025-05-08 15:00"))
+    b.fired(r5, "handle", "2025-05-08 09:50")
+    rr5 = _return_request(b, r5, roads, asked="2025-05-08 10:00", state="escalated")
+    b.entry(rr5, "escalate_case", "2025-05-08 10:00", item_type="return_request")
+    session.commit()
+    return {"r1": r1, "r2": r2, "r3": r3, "r4": r4, "r5": r5, "rr1": rr1, "rr2": rr2, "rr3": rr3, "rr4a": rr4a,
+            "rr4b": rr4b, "rr5": rr5}

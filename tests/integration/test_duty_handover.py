@@ -192,3 +192,48 @@ def test_reminder_goes_to_people_going_off_shift_once(session, catalog, world): 
     told = set(session.execute(select(Notification.person_id).where(
         Notification.item_type == "duty_shift", Notification.item_id == first.id)).scalars())
     assert told == {world.people["duty_lead"].id, world.people["duty_officer"].id}
+
+
+def test_case_reviews_and_open_return_requests_are_collected(session, catalog, world):  # type: ignore[no-untyped-def]
+    """A case awaiting review, a return request awaiting the dispatcher and one awaiting the leader
+    are all open items; a decided request is not."""
+    from caseflow.services import returns
+    from caseflow.services.cases import handling, intake, review
+
+    first = plan(session, catalog, world, days=2)[0]
+    transition.fire(session, catalog, "duty_shift", first.id, "start", actor=lead_actor(world, first))
+    dispatcher = world.actor("dispatcher")
+
+    def case(title):  # type: ignore[no-untyped-def]
+        c, _ = intake.report(session, catalog, channel="hotline", actor=dispatcher, title=title,
+                             category_code="garbage", address="和平路 3 号", grid_id=world.grid_main.id)
+        return c
+
+    waiting = case("待核实的案件")
+    to_return = case("垃圾堆放")
+    review.register(session, catalog, to_return.id, actor=dispatcher)
+    handling.dispatch(session, catalog, to_return.id, actor=dispatcher, department_id=world.sanitation.id)
+    handler = world.actor("san_handler")
+    first_ask = returns.request_return(session, catalog, to_return.id, handler, "属道路养护职责", "职责清单 第3条")
+    returns.reject(session, catalog, first_ask.id, dispatcher, "暴露垃圾属环卫所职责")
+    # A repeated request with a new basis goes to the leader (leader_review).
+    to_leader = returns.request_return(session, catalog, to_return.id, handler, "属道路养护职责",
+                                       "区政府办公室关于道路设施管养分工的通知")
+    assert to_leader.state == "leader_review"
+    other = case("另一个案件")
+    review.register(session, catalog, other.id, actor=dispatcher)
+    handling.dispatch(session, catalog, other.id, actor=dispatcher, department_id=world.sanitation.id)
+    requested = returns.request_return(session, catalog, other.id, handler, "属道路养护职责", "职责清单 第5条")
+    assert requested.state == "requested"
+
+    found = {(f.kind, f.ref_type, f.ref_id): f.summary for f in hs.find_open_items(session, catalog, first)}
+    assert ("case_review", "case", waiting.id) in found
+    assert ("return_request", "return_request", requested.id) in found
+    assert ("return_request", "return_request", to_leader.id) in found
+    assert "待领导审核" in found[("return_request", "return_request", to_leader.id)]
+    assert ("return_request", "return_request", first_ask.id) not in found
+    # Collected onto the handover itself, too.
+    h = hs.open_handover(session, catalog, first.id, actor=lead_actor(world, first))
+    refs = _refs(session, h.id)
+    assert {("return_request", "return_request", to_leader.id), ("return_request", "return_request", requested.id),
+            ("case_review", "case", waiting.id)} <= refs

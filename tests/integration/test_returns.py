@@ -176,9 +176,17 @@ def test_rejected_then_same_basis_refused_new_basis_goes_to_the_leader(session, 
         svc.reject(session, catalog, second.id, world.actor("dispatcher"), "不同意")
     session.expire_all()
     assert session.get(ReturnRequest, second.id).state == "leader_review"
-    svc.approve(session, catalog, second.id, world.actor("deputy"), department_id=world.roads.id)
+    # The leader decides with an opinion (as the leader's console asks): none is refused, naming it.
+    with pytest.raises(ValidationFailed) as exc:
+        svc.approve(session, catalog, second.id, world.actor("deputy"), department_id=world.roads.id, opinion=" ")
+    assert exc.value.field == "opinion"
+    session.expire_all()
+    assert session.get(ReturnRequest, second.id).state == "leader_review"
+    svc.approve(session, catalog, second.id, world.actor("deputy"), department_id=world.roads.id,
+                opinion="依据区政府分工通知，改派市政养护所")
     session.expire_all()
     assert session.get(ReturnRequest, second.id).state == "approved"
+    assert session.get(ReturnRequest, second.id).decision_reason == "依据区政府分工通知，改派市政养护所"
     assert session.get(Case, case.id).department_id == world.roads.id
     # The rejected request still counts against sanitation? No: its approved second one took the case off.
     assert not svc.counts_against_on_time(session, case.id, world.sanitation.id)

@@ -31,6 +31,7 @@ from caseflow.models import (
 )
 from caseflow.security.actor import Actor
 from caseflow.services import transition
+from caseflow.services.returns import OPEN_STATES as RETURN_OPEN_STATES
 from caseflow.workflow.engine import WorkflowCatalog
 
 from .common import local, pin_deadline
@@ -141,9 +142,13 @@ def find_open_items(session: Session, catalog: WorkflowCatalog, shift: DutyShift
                                                 or_(Case.center_id == center_id, Case.center_id.is_(None)))
                              .order_by(Case.id)).scalars():
         found.append(_Found("case_review", "case", c.id, f"案件 {c.number} {c.title} ({c.state})"))
-    for r in session.execute(select(ReturnRequest).where(ReturnRequest.state == "requested").order_by(ReturnRequest.id)).scalars():
+    # Every open request: awaiting the dispatcher (requested) or the leader (leader_review).
+    returns = select(ReturnRequest).where(ReturnRequest.state.in_(RETURN_OPEN_STATES)).order_by(ReturnRequest.id)
+    for r in session.execute(returns).scalars():
         if _in_center(session, r.case, center_id):
-            found.append(_Found("return_request", "return_request", r.id, f"案件 {r.case.number} 退单申请: {r.reason}"))
+            what = "待领导审核" if r.state == "leader_review" else "待审核"
+            found.append(_Found("return_request", "return_request", r.id,
+                                f"案件 {r.case.number} 退单申请 ({what}): {r.reason}"))
     log = select(DutyLogEntry).where(DutyLogEntry.center_id == center_id).order_by(DutyLogEntry.id)
     for e in session.execute(log.where(DutyLogEntry.type == "urgent_document", DutyLogEntry.done_at.is_(None))).scalars():
         found.append(_Found("urgent_document", "duty_log_entry", e.id, f"紧急公文: {e.summary}"))
