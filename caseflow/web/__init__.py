@@ -30,3 +30,6 @@ def init_web(app: Flask) -> None:
     from .admin_import import bp as admin_import_bp
 
     app.register_blueprint(admin_import_bp)
+    from .outbox_pages import bp as outbox_pages_bp
+
+    app.register_blueprint(outbox_pages_bp)

@@ -13,7 +13,7 @@ from caseflow.errors import DomainError, ValidationFailed
 from caseflow.extensions import db
 from caseflow.services import admin_import as svc
 
-from .guards import login_required
+from .guards import ADMIN_ROLES, login_required
 from .i18n import current_language
 
 bp = Blueprint("admin_import", __name__, url_prefix="/admin/import", template_folder="templates")
@@ -58,7 +58,7 @@ def text(key: str) -> str:
 
 
 @bp.route("/", methods=["GET", "POST"])
-@login_required(roles=["admin"])
+@login_required(roles=ADMIN_ROLES)
 def page() -> tuple[str, int] | str:
     """The form; after an upload, the result or the row-by-row report."""
     result: dict[str, Any] | None = None

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from caseflow.extensions import db
-from caseflow.models import Case, Department, LedgerEntry, ReturnRequest, utcnow
+from caseflow.models import Case, Department, LedgerEntry, ReturnRequest, Supervision, utcnow
 from caseflow.models.case_parts import SUPERVISION_METHODS
 from caseflow.services.cases import closing, handling, review, supervision
 from caseflow.workflow.case_actions import VOID_REASONS
@@ -21,7 +21,7 @@ from caseflow.workflow.engine import get_catalog
 
 from .guards import login_required
 from .i18n import t
-from .work import attempt, back, me, number, returns_service, text
+from .work import attempt, back, local_time, me, number, returns_service, text
 
 bp = Blueprint("dispatch_console", __name__, url_prefix="/dispatch")
 
@@ -53,6 +53,15 @@ def latest_results(case_ids: list[int]) -> dict[int, dict[str, Any]]:
     return out
 
 
+def last_supervisions(case_ids: list[int]) -> dict[int, Supervision]:
+    """The latest supervision (督办) of each case, to show what was required and by when."""
+    if not case_ids:
+        return {}
+    rows = db.session.execute(select(Supervision).where(Supervision.case_id.in_(case_ids))
+                              .order_by(Supervision.at, Supervision.id)).scalars()
+    return {row.case_id: row for row in rows}  # later rows overwrite earlier ones
+
+
 def inbox_context() -> dict[str, Any]:
     """The queues of the inbox: review, to dispatch, to check, in handling, return requests."""
     returns = returns_service()
@@ -62,10 +71,12 @@ def inbox_context() -> dict[str, Any]:
             select(ReturnRequest).where(ReturnRequest.state == "requested").order_by(ReturnRequest.id)
         ).scalars())
     checking = _cases(("checking",))
+    handling_rows = _cases(HANDLING_STATES)
     return {
         "review": _cases(REVIEW_STATES), "to_dispatch": _cases(("registered",)), "checking": checking,
         "results": latest_results([r.item.id for r in checking]),
-        "handling": _cases(HANDLING_STATES), "returns_enabled": returns is not None, "returns": pending_returns,
+        "handling": handling_rows, "supervised": last_supervisions([r.item.id for r in handling_rows]),
+        "returns_enabled": returns is not None, "returns": pending_returns,
         "departments": list(db.session.execute(select(Department).order_by(Department.code)).scalars()),
         "void_reasons": VOID_REASONS, "methods": SUPERVISION_METHODS, "now": utcnow(),
     }
@@ -101,7 +112,8 @@ def case_action(case_id: int, action: str) -> Response:
             return closing.check_fail(session, catalog, case_id, actor=actor, reason=text("reason", required=True),
                                       comment=comment)
         return supervision.supervise(session, catalog, case_id, actor=actor, method=text("method", required=True),
-                                     requirement=text("requirement", required=True), comment=comment)
+                                     requirement=text("requirement", required=True),
+                                     due_by=local_time("due_by"), comment=comment)
 
     attempt(call, t("flash.done.case." + action))
     return back("pages.dispatch")

@@ -13,14 +13,16 @@ from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
 from caseflow.extensions import db
-from caseflow.models import DutyLogEntry, DutyShift, Handover
+from caseflow.models import DutyLogEntry, DutyShift, Handover, utcnow
 from caseflow.models.duty import LOG_TYPES
 from caseflow.services.duty import handover as svc
 from caseflow.services.duty.common import current_shift
+from caseflow.services.escalation_views import console_runs
 from caseflow.workflow.engine import get_catalog
 
 from .guards import login_required
 from .i18n import t
+from .leader import escalation_rows
 from .work import attempt, back, me, number, text
 
 bp = Blueprint("duty_pages", __name__, url_prefix="/duty/handover")
@@ -55,8 +57,11 @@ def duty_context() -> dict[str, Any]:
             DutyLogEntry.center_id == shift.center_id, DutyLogEntry.type == "roll_call",
             DutyLogEntry.answered_at.is_(None)).order_by(DutyLogEntry.id)).scalars())
     h = _relevant_handover(shift)
+    # Escalations this person was told about, with the acknowledge button (as on the leader's page).
+    mine = escalation_rows(console_runs(db.session(), utcnow(), told=person.id))
     return {"shift": shift, "shift_label": state_label(shift) if shift else "", "roll_calls": roll_calls,
-            "handover": h, "handover_label": state_label(h) if h else "", "log_types": LOG_TYPES}
+            "handover": h, "handover_label": state_label(h) if h else "", "log_types": LOG_TYPES,
+            "my_escalations": mine}
 
 
 @bp.get("/")

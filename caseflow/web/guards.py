@@ -43,6 +43,34 @@ def current_person() -> Person | None:
     return person
 
 
+# Roles that open the period reports (/reports): the reports pages and the navigation use this one set.
+REPORT_ROLES: frozenset[str] = frozenset({"leader", "admin", "dispatcher"})
+ADMIN_ROLES: frozenset[str] = frozenset({"admin"})
+# Roles that see the notification outbox's dead letters (as GET /api/notifications does).
+OUTBOX_ROLES: frozenset[str] = frozenset({"admin", "duty_lead"})
+# Pages that are nobody's landing page: endpoint -> (label key, roles that open it).
+MORE_PAGES: dict[str, tuple[str, frozenset[str]]] = {
+    "reports_console.index": ("page.reports", REPORT_ROLES),
+    "admin_import.page": ("page.admin_import", ADMIN_ROLES),
+    "returns_admin.report": ("page.returns_report", ADMIN_ROLES),
+    "outbox_console.dead": ("dead.title", OUTBOX_ROLES),
+}
+# Of those, the ones the navigation bar offers (the admin's tools are linked from /admin).
+NAV_MORE = ("reports_console.index", "outbox_console.dead")
+
+
+def may_open(roles: Iterable[str], endpoint: str) -> bool:
+    """Whether ``roles`` open the page ``endpoint`` of :data:`MORE_PAGES` (same check as its route)."""
+    entry = MORE_PAGES.get(endpoint)
+    return entry is not None and bool(set(roles) & entry[1])
+
+
+def more_pages_for(roles: Iterable[str], endpoints: Iterable[str]) -> list[tuple[str, str]]:
+    """(endpoint, label key) of each of ``endpoints`` that ``roles`` may open, in that order."""
+    held = set(roles)
+    return [(e, MORE_PAGES[e][0]) for e in endpoints if may_open(held, e)]
+
+
 def landing_endpoint(roles: Iterable[str]) -> str:
     """The endpoint a person with ``roles`` lands on after sign-in."""
     held = set(roles)
@@ -53,13 +81,14 @@ def landing_endpoint(roles: Iterable[str]) -> str:
 
 
 def pages_for(roles: Iterable[str]) -> list[tuple[str, str]]:
-    """(endpoint, page key) of every landing page the roles open, for the navigation bar."""
+    """(endpoint, page key) of every landing page the roles open, then the reports when allowed,
+    for the navigation bar."""
     out: list[tuple[str, str]] = []
     held = set(roles)
     for role, endpoint in LANDING.items():
         if role in held and endpoint not in [e for e, _ in out]:
             out.append((endpoint, "page." + endpoint.split(".", 1)[1]))
-    return out
+    return out + more_pages_for(held, NAV_MORE)
 
 
 def safe_next(target: str | None) -> str | None:

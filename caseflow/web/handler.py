@@ -1,5 +1,6 @@
 """The handler's work (处置部门), made for a phone: my department's cases and instructions, sign,
 arrival report, result with photos from the camera, and a request to return a misrouted case.
+A co-operating department (协办) of a complex or joint case signs for and reports on its own part.
 
 The list is ``pages.handler`` (/handler, :func:`work_context`); each item opens its own page
 here. Another department's item is "not found" (404, and the attempt is kept for audit), the
@@ -21,7 +22,7 @@ from caseflow.models import Attachment, Case, CaseParticipant, Department, Instr
 from caseflow.security.actor import Actor
 from caseflow.services import attachments
 from caseflow.services import instructions as ins_svc
-from caseflow.services.cases import handling
+from caseflow.services.cases import handling, supervision
 from caseflow.workflow.engine import get_catalog
 
 from .guards import login_required
@@ -78,7 +79,7 @@ def _evidence(item_type: str, item_id: int) -> list[Attachment]:
     ).scalars())
 
 
-def _page(template: str, item: Any, item_type: str) -> str:
+def _page(template: str, item: Any, item_type: str, **extra: Any) -> str:
     from .pages import rows_for
 
     _, actor = me()
@@ -89,14 +90,29 @@ def _page(template: str, item: Any, item_type: str) -> str:
     departments = list(db.session.execute(select(Department).order_by(Department.code)).scalars())
     return render_template(template, item=item, row=row, total=total, triggers=_triggers(item, actor),
                            evidence=_evidence(item_type, item.id), departments=departments,
-                           returns_enabled=returns_service() is not None, max_photos=MAX_PHOTOS)
+                           returns_enabled=returns_service() is not None, max_photos=MAX_PHOTOS, **extra)
+
+
+def own_part(parts: list[CaseParticipant], department_id: int | None) -> CaseParticipant | None:
+    """The department's (not withdrawn) part in a case, if it takes part."""
+    return next((p for p in parts if department_id is not None and p.department_id == department_id
+                 and p.state != "withdrawn"), None)
 
 
 @bp.get("/cases/<int:case_id>")
 @login_required(roles=ROLES)
 def case(case_id: int) -> str:
-    """One case of my department, with the steps I can take now."""
-    return _page("handler/case.html", _visible("case", case_id, "open case page"), "case")
+    """One case of my department (lead or co-operating), with the steps I can take now.
+
+    The lead (holding) department signs for and reports on the case; a co-operating
+    department (协办) signs for and reports on its own part only.
+    """
+    item = _visible("case", case_id, "open case page")
+    _, actor = me()
+    parts = handling.participants(db.session(), case_id)
+    return _page("handler/case.html", item, "case", parts=parts, my_part=own_part(parts, actor.department_id),
+                 is_lead=actor.department_id is not None and actor.department_id == item.department_id,
+                 supervisions=supervision.supervisions(db.session(), case_id))
 
 
 @bp.get("/instructions/<int:item_id>")
@@ -127,10 +143,11 @@ def _store_photos(item_type: str, item_id: int, actor: Actor) -> list[str]:
     return refs
 
 
-@bp.post("/cases/<int:case_id>/<any(sign, result, return):action>")
+@bp.post("/cases/<int:case_id>/<any(sign, result, return, 'sign-part', 'report-part'):action>")
 @login_required(roles=ROLES)
 def case_action(case_id: int, action: str) -> Response:
-    """Sign for a case, report its result (with photos), or ask to return it."""
+    """Sign for a case, report its result (with photos), or ask to return it; a co-operating
+    department signs for its part and reports its part's result (with photos)."""
     _visible("case", case_id, f"case {action}")
     _, actor = me()
     session, catalog = db.session(), get_catalog()
@@ -138,6 +155,12 @@ def case_action(case_id: int, action: str) -> Response:
     def call() -> Any:
         if action == "sign":
             return handling.sign(session, catalog, case_id, actor=actor, comment=text("comment", max_len=2000))
+        if action == "sign-part":
+            return handling.sign_part(session, catalog, case_id, actor=actor, comment=text("comment", max_len=2000))
+        if action == "report-part":
+            result = text("part_result", required=True)
+            refs = _store_photos("case", case_id, actor)
+            return handling.report_part(session, catalog, case_id, actor=actor, result=result, evidence_refs=refs)
         if action == "result":
             result = text("result", required=True)
             # Photos first: the report names them. A refused report leaves them as evidence on the case.

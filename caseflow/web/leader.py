@@ -8,18 +8,21 @@ open items. The page is ``pages.leader`` (/leader) rendering :func:`dashboard_co
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app
+from flask import Blueprint, abort, current_app
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from caseflow.deadlines import escalation
+from caseflow.errors import DomainError, NotFound
 from caseflow.extensions import db
 from caseflow.models import ITEM_MODELS, Case, EscalationRun, Grid, Instruction, utcnow
+from caseflow.services.attachments import visible_item
+from caseflow.services.escalation_views import WAITING, console_runs, group_notices, runs_view
 from caseflow.workflow.engine import get_catalog
 
 from .guards import login_required
@@ -28,7 +31,6 @@ from .work import attempt, back, me, text
 
 bp = Blueprint("leader_console", __name__, url_prefix="/leader")
 
-WAITING = ("active", "done")  # rounds still running, or all run and nobody took it on
 MAP_W, MAP_H, PAD = 720.0, 420.0, 16.0
 # Fill by share of the busiest grid: none, few, more, most.
 COLOURS = ("#e8f5e9", "#fff3cd", "#f4a261", "#b3261e")
@@ -58,22 +60,31 @@ def today_figures(now: datetime) -> list[tuple[str, int]]:
 
 @dataclass
 class Waiting:
-    """An escalation nobody has taken on yet."""
+    """An escalation on a console list: who was told (by step and round) and who took it on."""
 
     run: EscalationRun
     item: Any
     chain_label: str
     state_label: str
+    view: dict[str, Any] = field(default_factory=dict)  # escalation_views.run_view
+    rounds: list[dict[str, Any]] = field(default_factory=list)  # its notices by (step, round)
+
+    @property
+    def waiting(self) -> bool:
+        """Still waiting for someone to acknowledge it (else acknowledged: shown for a while)."""
+        return self.run.status in WAITING
 
 
-def waiting_escalations(limit: int = 50) -> list[Waiting]:
-    """Escalation runs still waiting for someone to acknowledge them, oldest first."""
+def escalation_rows(runs: list[EscalationRun]) -> list[Waiting]:
+    """Runs with their item, labels in the page's language and the API's view of who was told."""
+    from caseflow.deadlines.targets import target_label
+
     from .pages import state_label
 
     catalog = get_catalog()
+    lang = current_language()
+    views = {v["id"]: v for v in runs_view(db.session(), runs)}
     out = []
-    runs = db.session.execute(select(EscalationRun).where(EscalationRun.status.in_(WAITING))
-                              .order_by(EscalationRun.started_at).limit(limit)).scalars()
     for run in runs:
         model = ITEM_MODELS.get(run.item_type)
         item = db.session.get(model, run.item_id) if model else None
@@ -84,9 +95,18 @@ def waiting_escalations(limit: int = 50) -> list[Waiting]:
         except KeyError:
             raw = {}
         names = ((raw.get("escalations") or {}).get(run.chain) or {}).get("label") or {}
-        label = str(names.get(current_language()) or names.get("zh") or run.chain)
-        out.append(Waiting(run, item, label, state_label(item)))
+        label = str(names.get(lang) or names.get("zh") or run.chain)
+        view = views[run.id]
+        for n in view["notices"]:
+            n["label"] = target_label(n["target"], lang)
+        out.append(Waiting(run, item, label, state_label(item), view, group_notices(view)))
     return out
+
+
+def waiting_escalations(limit: int = 50) -> list[Waiting]:
+    """Escalation runs still waiting for someone to acknowledge them, and those acknowledged
+    in the last 24 hours (so everyone sees who took them on), oldest first."""
+    return escalation_rows(console_runs(db.session(), utcnow(), limit=limit))
 
 
 def open_counts_by_grid() -> dict[int, int]:
@@ -169,15 +189,34 @@ def dashboard_context() -> dict[str, Any]:
               for item_type, model in ITEM_MODELS.items()]
     total, overdue = overdue_deadlines(now)
     overdue_rows = [(d, item, state_label(item), (now - d.due_at).total_seconds()) for d, item in overdue]
+    from .leader_returns import waiting_count
+    from .work import returns_service
+
+    returns_waiting = waiting_count() if returns_service() is not None else None
     return {"figures": today_figures(now), "counts": counts, "overdue_total": total, "overdue": overdue_rows,
-            "escalations": waiting_escalations(), "map": grid_map()}
+            "escalations": waiting_escalations(), "map": grid_map(), "returns_waiting": returns_waiting}
+
+
+# Who may post the acknowledge form: whoever the service accepts, i.e. leaders, duty leads and
+# admins, and any person told in the run, whatever their role (a unit head is a handler, a shift
+# lead a duty lead or officer...). The service does the real check and records a refusal.
+ACKNOWLEDGE_ROLES = ["leader", "duty_lead", "admin", "duty_officer", "handler", "liaison", "dispatcher"]
 
 
 @bp.post("/escalations/<int:run_id>/acknowledge")
-@login_required(roles=["leader"])
+@login_required(roles=ACKNOWLEDGE_ROLES)
 def acknowledge(run_id: int) -> Response:
-    """Take an escalation on: no further rounds are sent (ledgered on the item)."""
+    """Take an escalation on: no further rounds are sent (ledgered on the item). Comes back
+    to the page the form was on (``next``), else the leader's dashboard."""
     _, actor = me()
+    run = db.session.get(EscalationRun, run_id)
+    try:  # as in the API: another department's escalation is not found (audited), not refused
+        if run is None:
+            raise NotFound(f"escalation {run_id} not found")
+        visible_item(db.session(), run.item_type, run.item_id, actor, "acknowledge")
+    except DomainError:
+        abort(404)
+    db.session.rollback()  # the service takes its own locks
     attempt(lambda: escalation.acknowledge(db.session(), run_id, actor, comment=text("comment", max_len=2000)),
             t("flash.done.acknowledge"))
     return back("pages.leader")

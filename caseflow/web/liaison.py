@@ -11,19 +11,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, abort, flash, jsonify, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from caseflow.errors import NotFound, ValidationFailed
+from caseflow.errors import DomainError, NotFound, ValidationFailed
 from caseflow.extensions import db
-from caseflow.models import SEVERITIES, Category, Deadline, Department, Grid, Instruction, utcnow
+from caseflow.models import AREA_KINDS, SEVERITIES, Category, Deadline, Department, Grid, Instruction, utcnow
 from caseflow.services import instructions as svc
+from caseflow.services import linkage110
 from caseflow.workflow.engine import get_catalog
 
 from .guards import login_required
 from .i18n import t
-from .work import attempt, back, me, number, text
+from .work import attempt, back, describe, local_time, me, number, text
 
 bp = Blueprint("liaison_console", __name__, url_prefix="/liaison")
 
@@ -54,6 +55,7 @@ class BoardRow:
     now: datetime
     triggers: set[str] = field(default_factory=set)
     suggested_department_id: int | None = None
+    arrived_late: bool = False  # on site after the arrival deadline (迟到到场)
 
     @property
     def seconds_left(self) -> float | None:
@@ -83,18 +85,20 @@ def _triggers(item: Instruction, roles: set[str]) -> set[str]:
 
 def board_rows(roles: set[str]) -> list[BoardRow]:
     """Instructions not closed, soonest deadline first (overdue on top), then newest."""
-    from .pages import current_deadlines, open_filter, state_label
+    from .pages import current_deadlines, late_arrivals, open_filter, state_label
 
     items = list(db.session.execute(
         select(Instruction).where(open_filter(Instruction)).order_by(Instruction.received_at.desc()).limit(200)
     ).scalars())
     deadlines = current_deadlines(items, prefer="arrival")  # type: ignore[arg-type]
+    late = late_arrivals(items)
     now = utcnow()
     rows = []
     for item in items:
         cat = item.category
         suggested = cat.responsible_department_id if cat is not None else None
-        rows.append(BoardRow(item, state_label(item), deadlines.get(item.id), now, _triggers(item, roles), suggested))
+        rows.append(BoardRow(item, state_label(item), deadlines.get(item.id), now, _triggers(item, roles), suggested,
+                             item.id in late))
     rows.sort(key=lambda r: (r.seconds_left is None, r.seconds_left or 0))
     return rows
 
@@ -109,6 +113,7 @@ def board_context() -> dict[str, Any]:
         "categories": list(session.execute(select(Category).order_by(Category.code)).scalars()),
         "grids": list(session.execute(select(Grid).order_by(Grid.code)).scalars()),
         "severities": SEVERITIES,
+        "area_kinds": AREA_KINDS,
         "server_now": utcnow(),
     }
 
@@ -127,6 +132,22 @@ def _instruction(item_id: int) -> Instruction:
     if item is None:
         raise NotFound(f"instruction {item_id} not found")
     return item
+
+
+@bp.get("/<int:item_id>")
+@login_required(roles=ROLES)
+def instruction(item_id: int) -> str:
+    """One instruction: its facts, the time left and every answer sent to 110 with its delivery."""
+    from .pages import rows_for
+
+    try:
+        item = _instruction(item_id)
+    except NotFound:
+        abort(404)
+    row = rows_for([item], prefer="arrival")[0]
+    total = None if row.deadline is None else (row.deadline.due_at - row.deadline.armed_at).total_seconds()
+    answers = linkage110.answers_for(db.session(), item.id)
+    return render_template("liaison/instruction.html", item=item, row=row, total=total, answers=answers)
 
 
 @bp.post("/<int:item_id>/<any(sign, dispatch, decline, 'report-to-110'):action>")
@@ -153,33 +174,53 @@ def act(item_id: int, action: str) -> Response:
     return back("pages.liaison")
 
 
-def _float(name: str) -> float | None:
+def _float(name: str, low: float, high: float) -> float | None:
+    """A decimal form field within [low, high]; ``ValidationFailed`` naming it otherwise."""
     raw = text(name, max_len=40)
     if not raw:
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ValidationFailed(f"{name} must be a number", field=name) from None
+    if not low <= value <= high:  # also refuses nan and inf
+        raise ValidationFailed(f"{name} must be between {low:g} and {high:g}", field=name)
+    return value
+
+
+def _intake_fields() -> dict[str, Any]:
+    """The intake form read and checked field by field (the service checks the rest)."""
+    lat, lon = _float("lat", -90, 90), _float("lon", -180, 180)
+    if (lat is None) != (lon is None):  # a location needs both; say which one is missing
+        missing = "lon" if lon is None else "lat"
+        raise ValidationFailed(f"{missing} is required with {'lat' if missing == 'lon' else 'lon'}", field=missing)
+    return {
+        "number": text("number", required=True, max_len=40), "category": text("category", required=True, max_len=40),
+        "received_at": local_time("received_at"), "address": text("address", max_len=200),
+        "grid": text("grid", max_len=40) or None, "area_kind": text("area_kind", max_len=16) or None,
+        "description": text("description"), "caller_contact": text("caller_contact", max_len=120),
+        "severity": text("severity") or "ordinary", "leader_on_site": request.form.get("leader_on_site") == "1",
+        "lat": lat, "lon": lon,
+    }
 
 
 @bp.post("/intake")
 @login_required(roles=ROLES)
-def intake() -> Response:
-    """File an instruction received by telephone or fax from the 110 linkage center."""
-    _, actor = me()
+def intake() -> Response | tuple[str, int]:
+    """File an instruction received by telephone or fax from the 110 linkage center.
 
-    def call() -> Any:
-        item, created = svc.receive(
-            db.session(), get_catalog(), actor=actor, number=text("number", required=True, max_len=40),
-            category=text("category", required=True, max_len=40), address=text("address", max_len=200),
-            grid=text("grid", max_len=40) or None, description=text("description"),
-            caller_contact=text("caller_contact", max_len=120), severity=text("severity") or "ordinary",
-            lat=_float("lat"), lon=_float("lon"),
-        )
+    Bad input shows the board again (HTTP 400) with the error naming the field and the form
+    as typed, so nothing has to be typed twice.
+    """
+    _, actor = me()
+    try:
+        item, created = svc.receive(db.session(), get_catalog(), actor=actor, **_intake_fields())
         if not created:
             raise ValidationFailed(f"instruction {item.number} was received before", field="number")
-        return item
-
-    attempt(call, t("flash.done.receive"))
+    except DomainError as exc:
+        db.session.rollback()  # the service rolled back already; leave no half-read transaction
+        flash(describe(exc), "error")
+        return render_template("liaison/board.html", **board_context(), intake=request.form.to_dict(),
+                               intake_error=exc.field), 400
+    flash(t("flash.done.receive"), "ok")
     return back("pages.liaison")

@@ -6,11 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, render_template
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import select, true
 
 from caseflow.extensions import db
 from caseflow.models import (
-    ITEM_MODELS,
     ActionGroup,
     Case,
     Category,
@@ -25,10 +24,12 @@ from caseflow.models import (
 )
 from caseflow.workflow.engine import get_catalog
 
-from .guards import current_person, login_required
+from .guards import current_person, login_required, more_pages_for
 from .i18n import current_language
 
 bp = Blueprint("pages", __name__, template_folder="templates")
+# The administrator's other pages, linked from /admin (each shown only to roles its route lets in).
+ADMIN_TOOLS = ("admin_import.page", "returns_admin.report", "reports_console.index", "outbox_console.dead")
 
 
 @bp.errorhandler(403)
@@ -44,6 +45,7 @@ class Row:
     item: Any
     state_label: str
     deadline: Deadline | None = None
+    arrived_late: bool = False  # an instruction on site after its arrival deadline (迟到到场)
 
     @property
     def seconds_left(self) -> float | None:
@@ -81,7 +83,12 @@ def state_label(item: WorkflowItem) -> str:
 
 
 def current_deadlines(items: list[WorkflowItem], prefer: str | None = None) -> dict[int, Deadline]:
-    """The live deadline of each item in its current state visit: ``prefer`` key first, else the soonest."""
+    """The live deadline of each item in its current state visit: ``prefer`` key first, else the soonest.
+
+    An item that a fired deadline moved into its current state (``on_expiry: {trigger: ...}``, e.g.
+    an instruction marked ``late`` when its arrival deadline fired) keeps that deadline while the
+    state declares none of its own: it is there *because* it is overdue, and must show so.
+    """
     if not items:
         return {}
     item_type = items[0].item_type
@@ -92,19 +99,42 @@ def current_deadlines(items: list[WorkflowItem], prefer: str | None = None) -> d
         .order_by(Deadline.due_at)
     ).scalars()
     out: dict[int, Deadline] = {}
+    carried: dict[int, Deadline] = {}
     for row in rows:
-        if seqs.get(row.item_id) != row.state_seq:
-            continue  # armed by an earlier visit of the state
+        seq = seqs.get(row.item_id)
+        if seq != row.state_seq:
+            # Armed by an earlier visit: only the fired row whose trigger began this visit counts.
+            if (seq is not None and row.state_seq == seq - 1 and row.status == "fired"
+                    and (row.on_expiry or {}).get("trigger")):
+                carried.setdefault(row.item_id, row)
+            continue
         held = out.get(row.item_id)
         if held is None or (prefer and row.key == prefer and held.key != prefer):
             out[row.item_id] = row
+    for item_id, row in carried.items():
+        out.setdefault(item_id, row)
     return out
 
 
+def late_arrivals(items: list[Any]) -> set[int]:
+    """Ids of the instructions among ``items`` that arrived after their (latest) arrival deadline."""
+    arrived = {i.id: i.arrived_at for i in items if getattr(i, "item_type", None) == "instruction" and i.arrived_at}
+    if not arrived:
+        return set()
+    latest: dict[int, Deadline] = {}
+    rows = db.session.execute(select(Deadline).where(
+        Deadline.item_type == "instruction", Deadline.key == "arrival", Deadline.item_id.in_(list(arrived)))).scalars()
+    for row in rows:
+        if row.item_id not in latest or row.id > latest[row.item_id].id:  # a transfer re-arms it
+            latest[row.item_id] = row
+    return {item_id for item_id, row in latest.items() if arrived[item_id] > row.due_at}
+
+
 def rows_for(items: list[Any], prefer: str | None = None) -> list[Row]:
-    """Items with their labels and live deadlines."""
+    """Items with their labels and live deadlines (and, for instructions, whether they arrived late)."""
     deadlines = current_deadlines(items, prefer)
-    return [Row(i, state_label(i), deadlines.get(i.id)) for i in items]
+    late = late_arrivals(items)
+    return [Row(i, state_label(i), deadlines.get(i.id), i.id in late) for i in items]
 
 
 @bp.get("/liaison")
@@ -144,19 +174,10 @@ def duty() -> str:
 
 
 def overdue_deadlines(now: datetime, limit: int = 50) -> tuple[int, list[tuple[Deadline, WorkflowItem]]]:
-    """Deadlines past due whose item is still in the state visit that armed them."""
-    total = 0
-    listed: list[tuple[Deadline, WorkflowItem]] = []
-    for item_type, model in ITEM_MODELS.items():
-        cond = and_(Deadline.item_type == item_type, Deadline.item_id == model.id,
-                    Deadline.state_seq == model.state_seq, Deadline.status.in_(("pending", "fired")),
-                    Deadline.due_at <= now)
-        total += int(db.session.execute(select(func.count(Deadline.id)).join(model, cond)).scalar() or 0)
-        listed += [(row[0], row[1]) for row in db.session.execute(
-            select(Deadline, model).join(model, cond).order_by(Deadline.due_at).limit(limit)
-        )]
-    listed.sort(key=lambda pair: pair[0].due_at)
-    return total, listed[:limit]
+    """Deadlines past due that still concern their item (one definition, shared with the API)."""
+    from caseflow.services.overdue import overdue_deadlines as overdue
+
+    return overdue(db.session(), now, limit)
 
 
 @bp.get("/leader")
@@ -177,5 +198,7 @@ def admin() -> str:
     people = list(db.session.execute(select(Person).order_by(Person.username)).scalars())
     categories = list(db.session.execute(select(Category).order_by(Category.code)).scalars())
     grids = list(db.session.execute(select(Grid).order_by(Grid.code)).scalars())
+    person = current_person()
+    tools = more_pages_for(person.roles if person else (), ADMIN_TOOLS)
     return render_template("pages/admin.html", departments=departments, groups=groups, people=people,
-                           categories=categories, grids=grids, workflows=get_catalog().all())
+                           categories=categories, grids=grids, workflows=get_catalog().all(), tools=tools)

@@ -16,11 +16,11 @@ from caseflow.analysis.periods import KINDS, parse_period
 from caseflow.errors import DomainError
 from caseflow.extensions import db
 
-from .guards import current_person, login_required
+from .guards import REPORT_ROLES, current_person, login_required
 
 bp = Blueprint("reports_console", __name__, url_prefix="/reports")
 
-ROLES = ["leader", "admin", "dispatcher"]
+ROLES = sorted(REPORT_ROLES)  # one set for the routes and the navigation link (guards.py)
 BAR = "#3b6ea8"
 BAR_ALT = "#d9822b"
 

@@ -19,7 +19,7 @@ from caseflow.errors import ValidationFailed
 from caseflow.extensions import db
 from caseflow.services import returns as svc
 
-from .guards import login_required
+from .guards import ADMIN_ROLES, login_required
 from .i18n import current_language
 from .work import attempt, back, me, number
 
@@ -102,7 +102,7 @@ def _hours(seconds: float | None) -> str:
 
 
 @bp.get("")
-@login_required(roles=["admin"])
+@login_required(roles=ADMIN_ROLES)
 def report() -> Any:
     """The report and the indicators for the chosen period."""
     error = None
@@ -120,7 +120,7 @@ def report() -> Any:
 
 
 @bp.post("/reassign")
-@login_required(roles=["admin"])
+@login_required(roles=ADMIN_ROLES)
 def reassign() -> Response:
     """One click: make the department the returns went to responsible for the category."""
     _, actor = me()

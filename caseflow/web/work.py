@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from caseflow.errors import DomainError, ValidationFailed
@@ -31,10 +33,13 @@ def me() -> tuple[Person, Actor]:
     return person, Actor.from_person(person)
 
 
-def describe(exc: DomainError) -> str:
-    """The message a person reads: the field's name first when the error names one."""
+def describe(exc: DomainError, labels: dict[str, str] | None = None) -> str:
+    """The message a person reads: the field's name first when the error names one.
+
+    ``labels`` overrides the shared field labels where a page means something more specific.
+    """
     if exc.field:
-        label = t("field." + exc.field)
+        label = (labels or {}).get(exc.field) or t("field." + exc.field)
         label = exc.field if label == "field." + exc.field else f"{label} ({exc.field})"
         return t("flash.field_error", field=label, message=exc.message)
     return exc.message
@@ -74,6 +79,23 @@ def number(name: str, *, required: bool = False) -> int | None:
     return int(raw)
 
 
+def local_time(name: str) -> datetime | None:
+    """A ``datetime-local`` field, read as local time of the configured zone (Asia/Shanghai), in UTC.
+
+    Empty: None. A value with its own offset keeps it. ``ValidationFailed`` naming the field otherwise.
+    """
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name} must be a date and time like 2025-03-01T17:30", field=name) from None
+    if value.tzinfo is None:  # what the person typed is the wall clock they live by
+        value = value.replace(tzinfo=ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai")))
+    return value.astimezone(timezone.utc)
+
+
 def back(endpoint: str, **values: Any) -> Response:
     """Redirect to the form's ``next`` (a path on this site) or to ``endpoint``."""
     target = safe_next(request.form.get("next") or request.args.get("next"))
@@ -89,8 +111,6 @@ def returns_service() -> Any:
 
 def isoutc(value: Any) -> str:
     """A stored time as ISO 8601 with its UTC offset, for scripts (``Date.parse`` reads it)."""
-    from datetime import datetime, timezone
-
     if not isinstance(value, datetime):
         return ""
     if value.tzinfo is None:  # stored times are UTC
@@ -104,8 +124,9 @@ def register_work_pages(app: Any) -> None:
     from .duty_pages import bp as duty_bp
     from .handler import bp as handler_bp
     from .leader import bp as leader_bp
+    from .leader_returns import bp as leader_returns_bp
     from .liaison import bp as liaison_bp
 
     app.add_template_filter(isoutc, "isoutc")
-    for blueprint in (liaison_bp, dispatch_bp, handler_bp, duty_bp, leader_bp):
+    for blueprint in (liaison_bp, dispatch_bp, handler_bp, duty_bp, leader_bp, leader_returns_bp):
         app.register_blueprint(blueprint)

@@ -27,9 +27,12 @@ DESK = {"width": 1280, "height": 900}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without Chromium the browser tests are skipped, saying why (CI installs it)."""
+    """Without Chromium the browser tests are skipped, saying why; in CI (``CI=true``), which
+    installs it, a missing Chromium fails the run instead of passing it without them."""
     if os.path.exists(CHROMIUM):
         return
+    if os.environ.get("CI", "").lower() == "true":
+        raise pytest.UsageError(f"{CHROMIUM} is missing in CI: .ci/run should have installed it")
     skip = pytest.mark.skip(reason=f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver")
     for item in items:
         if "browser" in item.keywords:

@@ -1,7 +1,6 @@
 """A handler on a phone asks to return a misrouted case; the dispatcher approves it in the inbox."""
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 from sqlalchemy import select
@@ -12,11 +11,7 @@ from .conftest import PHONE
 from .pages import sign_in, sign_out
 from .test_handler_phone import dispatched_case
 
-pytestmark = [
-    pytest.mark.browser, pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("caseflow.services.returns") is None,
-                       reason="caseflow.services.returns (return requests) is not installed"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_handler_requests_a_return_and_the_dispatcher_approves(open_browser, session, catalog, world, shot) -> None:  # type: ignore[no-untyped-def]

@@ -1,6 +1,8 @@
 """Console pages of the duty watch: log form, roll-call answer, checklist, printable record."""
 from __future__ import annotations
 
+import re
+
 from flask import g
 
 from caseflow.models import DutyLogEntry
@@ -37,4 +39,14 @@ def test_duty_pages(client, session, catalog, world):  # type: ignore[no-untyped
     _as(client, world.people["principal"])
     r = client.get(f"/duty/watch/handovers/{h.id}/print")
     text = r.get_data(as_text=True)
-    assert r.status_code == 200 and "@media print" in text and "已交接" in text and "尚未完成" not in text
+    assert r.status_code == 200 and "已交接" in text and "尚未完成" not in text
+    # The CSP (default-src 'self') refuses inline styles, scripts and handlers: all of it is static.
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    assert not re.search(r"<style|style=|<script>|<script(?![^>]*\bsrc=)|\son[a-z]+=", text, re.I)
+    assert "/console-static/print.css" in text and "/console-static/print.js" in text
+    css = client.get("/console-static/print.css")
+    assert css.status_code == 200 and "@media print" in css.get_data(as_text=True)
+    css.close()
+    js = client.get("/console-static/print.js")
+    assert js.status_code == 200 and "window.print()" in js.get_data(as_text=True)
+    js.close()
