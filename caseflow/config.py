@@ -23,11 +23,25 @@ class DefaultConfig:
     WORKDAY_HOURS = "08:30-12:00,13:30-17:30"
     UPLOAD_DIR = ""
     UPLOAD_MAX_BYTES = 20 * 1024 * 1024
+    UPLOAD_ALLOWED_KINDS = "photo,document,audio,video"  # comma-separated; sniffed from the content
+    # Cases (caseflow/services/cases/config.py reads these, with the same defaults without an app).
+    DUPLICATE_RADIUS_M = 50.0  # same category within this distance ...
+    DUPLICATE_WINDOW_H = 24.0  # ... and this many hours of the report is a duplicate candidate
+    CALLBACK_REOPEN_DAYS = 7  # an unsatisfied callback within this many days of closing reopens
+    # Open311 GeoReport v2 (/open311/v2, caseflow/services/open311.py).
+    OPEN311_JURISDICTION_ID = "caseflow"  # the one jurisdiction_id served; another one is 404
+    OPEN311_WINDOW_DAYS = 90  # a request search without start_date looks back this many days
+    OPEN311_MAX_REQUESTS = 1000  # most requests one search returns
     LANGUAGE = "zh"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     PERMANENT_SESSION_LIFETIME = 8 * 3600
     SESSION_COOKIE_SECURE = False  # set CASEFLOW_SESSION_COOKIE_SECURE=true behind HTTPS
+    # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host/-Prefix (nginx: 1).
+    # 0 trusts no such header: request.remote_addr is the peer that connected (the sign-in
+    # throttle keys by it). Never set it higher than the real number of proxies: a client
+    # could then choose its own address.
+    PROXY_FIX_HOPS = 0
     # Sign-in throttle: this many failures per username and address within the window -> 429.
     LOGIN_MAX_FAILURES = 5
     LOGIN_FAILURE_WINDOW_S = 15 * 60
@@ -37,8 +51,36 @@ class DefaultConfig:
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = "/static/swagger-ui/"
+    # Served by the app from the swagger-ui-bundle package (caseflow/api/docs.py): no CDN.
+    OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
     TESTING = False
+    # How long an emergency instruction may stay unsigned before the alarm (escalation
+    # "unsigned"); replaces the instruction workflow's `sign: after`. Empty: the YAML's value.
+    INSTRUCTION_SIGN_ALARM_AFTER = "5m"
+
+    # Workers, the RQ scheduler and the sweeper (caseflow/cli/worker.py, caseflow/deadlines/sweeper.py).
+    # The code reads each with the same default, so these only make them visible and documented.
+    WORKER_TTL_S = 20  # a worker missing its heartbeat this long is dead to RQ
+    WORKER_MAINTENANCE_S = 5  # RQ maintenance (and idle wake-up) interval
+    SCHEDULER_LOCK_TTL_S = 10  # lease of the scheduler lock; a dead holder is replaced after it
+    SCHEDULER_POLL_S = 0.2  # how often the scheduler moves due jobs onto their queue
+    SWEEP_GRACE_S = 3  # the sweeper fires a pending deadline only this long after its due time
+    ESCALATION_QUEUE = ""  # empty: escalation rounds run on DEADLINE_QUEUE
+    READY_WORKER_STALE_S = None  # /api/health/ready: None means WORKER_TTL_S + 10
+    # Notification channels (caseflow/notify/registry.py); an empty string counts as unset.
+    NOTIFY_HTTP_TIMEOUT_S = 5.0
+    NOTIFY_SMTP_HOST = ""
+    NOTIFY_SMTP_FROM = ""
+    NOTIFY_SMTP_PORT = None  # None: 465 with NOTIFY_SMTP_SSL, else 25
+    NOTIFY_SMTP_USER = ""
+    NOTIFY_SMTP_PASSWORD = ""
+    NOTIFY_SMTP_STARTTLS = False
+    NOTIFY_SMTP_SSL = False
+    NOTIFY_SMTP_TIMEOUT_S = 10.0
+    NOTIFY_SMS_URL = ""
+    NOTIFY_SMS_TOKEN = ""
+    NOTIFY_LINKAGE110_URL = ""
+    NOTIFY_LINKAGE110_TOKEN = ""
 
 
 def as_dict() -> dict[str, Any]:

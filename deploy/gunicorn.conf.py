@@ -4,7 +4,9 @@ Environment: ``CASEFLOW_BIND`` (127.0.0.1:8000), ``CASEFLOW_WEB_WORKERS`` (2 x c
 ``CASEFLOW_WEB_THREADS`` (4). With ``PROMETHEUS_MULTIPROC_DIR`` set (an empty directory,
 cleared before each start: the systemd unit does it), /metrics merges every worker's counters
 and a dead worker's live gauges are dropped in ``child_exit``. ``CASEFLOW_LOG_FORMAT=json``
-makes the access log JSON lines too.
+makes the access log JSON lines too. Behind nginx set ``CASEFLOW_PROXY_FIX_HOPS=1`` (the
+systemd unit and compose do): the app then reads the client's address and scheme from
+X-Forwarded-For/-Proto/-Host (werkzeug ProxyFix) instead of seeing nginx's.
 """
 import multiprocessing
 import os
