@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import importlib.util
 import io
 import math
 import multiprocessing as mp
@@ -62,11 +61,6 @@ HOURLY = (1.0, 0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 2.5, 4.5, 6.0, 6.5, 6.0, 5.0, 5.0, 
 REWORK, SUPERVISE, EXTEND, RETURN = 0.03, 0.05, 0.04, 0.05
 # A city about 40 km across: duplicates (same category within 50 m and 24 h) stay rare.
 LAT0, LON0, SPAN = 31.0, 121.2, 0.4
-
-
-def returns_available() -> bool:
-    """True when the returns service (退回) exists in this build."""
-    return importlib.util.find_spec("caseflow.services.returns") is not None
 
 
 def plan_day(cases: int, instructions: int, seed: int, with_returns: bool) -> list[dict[str, Any]]:
@@ -385,13 +379,13 @@ def main() -> int:
 
     from tests.support.servers import RedisServer
 
-    with_returns = returns_available()
+    with_returns = True
     jobs = plan_day(args.cases, args.instructions, args.seed, with_returns)
     tiers = Counter(j.get("tier", "instruction") for j in jobs)
     flags = {k: sum(1 for j in jobs if j.get(k)) for k in ("rework", "supervise", "extend", "return")}
     peak = Counter(j["hour"] for j in jobs).most_common(1)[0]
     print(f"replay: planned {dict(tiers)}; rework={flags['rework']} supervise={flags['supervise']} "
-          f"extend={flags['extend']} returns={flags['return'] if with_returns else 'skipped (no caseflow/services/returns.py)'}; "
+          f"extend={flags['extend']} returns={flags['return']}; "
           f"peak hour {peak[0]:02d}h with {peak[1]} arrivals", flush=True)
     dbname = f"caseflow_replay_{secrets.token_hex(4)}"
     tmp = Path(tempfile.mkdtemp(prefix="caseflow-replay-"))
