@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import tuple_, update
+from sqlalchemy import bindparam, tuple_, update
 from sqlalchemy.orm import Session
 
 from caseflow.effects import Effects
@@ -51,20 +51,26 @@ def cancel_for_state(session: Session, item: WorkflowItem, state: str, state_seq
     if deferred is not None:
         deferred.append((item.item_type, item.id, state, state_seq))
         return 0
-    result = session.execute(
-        update(Deadline)
-        .where(
-            Deadline.item_type == item.item_type, Deadline.item_id == item.id,
-            Deadline.state == state, Deadline.state_seq == state_seq,
-            Deadline.status.in_(("pending", "paused")),
-        )
-        .values(status="cancelled", cancelled_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount or 0
+    result = session.execute(_CANCEL_VISIT, {"c_item_type": item.item_type, "c_item_id": item.id, "c_state": state,
+                                             "c_state_seq": state_seq, "c_now": now})
+    return result.rowcount or 0  # type: ignore[attr-defined]
 
 
 _DEFERRED = "caseflow.deferred_cancels"
+
+# Run on most transitions, so built once, as a Core UPDATE on the table: no ORM bulk-update
+# machinery, no statement or cache key built per call. Like the ORM form it replaced
+# (``synchronize_session=False``) it leaves objects already loaded in the session untouched.
+_DEADLINE = Deadline.__table__
+_CANCEL_VISIT = (
+    update(_DEADLINE)
+    .where(
+        _DEADLINE.c.item_type == bindparam("c_item_type"), _DEADLINE.c.item_id == bindparam("c_item_id"),
+        _DEADLINE.c.state == bindparam("c_state"), _DEADLINE.c.state_seq == bindparam("c_state_seq"),
+        _DEADLINE.c.status.in_(("pending", "paused")),
+    )
+    .values(status="cancelled", cancelled_at=bindparam("c_now", type_=_DEADLINE.c.cancelled_at.type))
+)
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from caseflow.effects import Effects
-from caseflow.models import ITEM_MODELS, Deadline, utcnow
+from caseflow.models import Deadline, utcnow
 from caseflow.observability.metrics import observe_deadline_lag
 from caseflow.security.actor import Actor
 from caseflow.services import ledger, transition

@@ -5,6 +5,8 @@ import math
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
+from rq.job import JobStatus
+from rq.registry import ScheduledJobRegistry
 
 from caseflow.extensions import get_queue
 
@@ -28,21 +30,32 @@ def ceil_second(t: datetime) -> datetime:
 
 def schedule_deadline(deadline_id: int, due_at: datetime) -> None:
     """Schedule the firing job for ``due_at`` on the deadlines queue."""
-    queue = get_queue(current_app.config["DEADLINE_QUEUE"])
-    queue.enqueue_at(ceil_second(due_at), FIRE_JOB, deadline_id, job_id=deadline_job_id(deadline_id),
-                     **JOB_OPTIONS)
+    schedule_deadlines([(deadline_id, due_at)])
 
 
 def schedule_deadlines(due: list[tuple[int, datetime]]) -> None:
-    """Schedule many firing jobs in one Redis pipeline (a transaction's armed deadlines)."""
-    if len(due) == 1:
-        schedule_deadline(*due[0])
+    """Schedule firing jobs in one Redis round trip (a transaction's armed deadlines).
+
+    Writes what ``Queue.enqueue_at`` writes for each job (the queue in ``rq:queues``, the job
+    hash with status ``scheduled`` and its TTLs, the job in the queue's scheduled registry
+    scored by its whole-second due time), all in one MULTI/EXEC pipeline: RQ 2's
+    ``ScheduledJobRegistry.schedule`` ignores the pipeline it is handed and adds each job to
+    the registry in a round trip of its own, before the pipeline with the job hash runs.
+    """
+    if not due:
         return
     queue = get_queue(current_app.config["DEADLINE_QUEUE"])
+    registry_key = ScheduledJobRegistry(queue=queue).key
     with queue.connection.pipeline() as pipe:
+        pipe.sadd(queue.redis_queues_keys, queue.key)
         for deadline_id, due_at in due:
-            queue.enqueue_at(ceil_second(due_at), FIRE_JOB, deadline_id,
-                             job_id=deadline_job_id(deadline_id), pipeline=pipe, **JOB_OPTIONS)
+            job = queue.create_job(FIRE_JOB, args=(deadline_id,), job_id=deadline_job_id(deadline_id),
+                                   status=JobStatus.SCHEDULED, timeout=JOB_OPTIONS["job_timeout"],
+                                   result_ttl=JOB_OPTIONS["result_ttl"], failure_ttl=JOB_OPTIONS["failure_ttl"])
+            job.set_status(JobStatus.SCHEDULED, pipeline=pipe)
+            job.save(pipeline=pipe)
+            job.cleanup(ttl=job.ttl, pipeline=pipe)
+            pipe.zadd(registry_key, {job.id: int(ceil_second(due_at).timestamp())})
         pipe.execute()
 
 

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, String, Text, select
+from sqlalchemy import Float, ForeignKey, String, Text, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from .base import Base
@@ -51,18 +53,23 @@ class Case(WorkflowItem, Base):
 
     def scope_department_ids(self) -> set[int | None]:
         """Departments whose handlers may see and act on the case: the holder and every participant."""
-        from .case_parts import CaseParticipant  # the parts module imports nothing from here
-
         ids: set[int | None] = {self.department_id}
         session = object_session(self)
         if session is not None and self.id is not None:
-            ids.update(session.execute(
-                select(CaseParticipant.department_id).where(
-                    CaseParticipant.case_id == self.id, CaseParticipant.state != "withdrawn")
-            ).scalars())
+            ids.update(session.execute(_participant_departments(), {"case_id": self.id}).scalars())
         return ids
 
     @property
     def read_only(self) -> bool:
         """True once archived: any further change is refused."""
         return self.state in READ_ONLY_STATES
+
+
+@cache
+def _participant_departments() -> Any:
+    """The departments taking part in a case (``case_id`` bound at execution): built once, as every
+    handler's transition runs it."""
+    from .case_parts import CaseParticipant  # the parts module imports nothing from here
+
+    return select(CaseParticipant.department_id).where(
+        CaseParticipant.case_id == bindparam("case_id"), CaseParticipant.state != "withdrawn")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session
 
 from caseflow.deadlines.arming import arm_for_state, cancel_for_state
@@ -39,12 +39,24 @@ def lock_item(session: Session, item_type: str, item_id: int) -> WorkflowItem:
     model = ITEM_MODELS.get(item_type)
     if model is None:
         raise NotFound(f"unknown item type {item_type!r}")
-    item = session.execute(
-        select(model).where(model.id == item_id).with_for_update().execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    item = session.execute(_lock_statement(model), {"item_id": item_id}).scalar_one_or_none()
     if item is None:
         raise NotFound(f"{item_type} {item_id} not found")
     return item
+
+
+# One SELECT ... FOR UPDATE per item model, built once: every transition runs it, and building
+# the statement and its cache key anew each time is pure Python overhead (the SQL is the same).
+_LOCK_STATEMENTS: dict[type, Any] = {}
+
+
+def _lock_statement(model: type) -> Any:
+    stmt = _LOCK_STATEMENTS.get(model)
+    if stmt is None:
+        stmt = (select(model).where(model.id == bindparam("item_id")).with_for_update()  # type: ignore[attr-defined]
+                .execution_options(populate_existing=True))
+        _LOCK_STATEMENTS[model] = stmt
+    return stmt
 
 
 def choose_role(actor: Actor, spec: TransitionSpec) -> str | None:
@@ -64,9 +76,21 @@ def check_required(spec: TransitionSpec, data: dict[str, Any]) -> None:
 
 
 def department_scope(item: WorkflowItem) -> set[int | None]:
-    """Departments whose handlers may act on the item."""
+    """Departments whose handlers may act on the item; the holding department is always one."""
     fn = getattr(item, "scope_department_ids", None)
-    return set(fn()) if callable(fn) else {item.owner_department_id()}
+    return (set(fn()) if callable(fn) else set()) | {item.owner_department_id()}
+
+
+def handler_may_act(actor: Actor, item: WorkflowItem) -> bool:
+    """Whether ``actor``'s department is in the item's scope (:func:`department_scope`).
+
+    The holding department always is, so its handlers pass without reading the item's other
+    participants (a query on most handler transitions).
+    """
+    owner = item.owner_department_id()
+    if owner is not None and actor.department_id == owner and can_see_department_item(actor, {owner}):
+        return True
+    return can_see_department_item(actor, department_scope(item))
 
 
 def fire(
@@ -143,7 +167,7 @@ def apply(
     if role is None:
         raise deny(actor, trigger, item_label(item),
                    f"role not allowed to {trigger}: needs one of {', '.join(spec.roles)}")
-    if role == "handler" and not can_see_department_item(actor, department_scope(item)):
+    if role == "handler" and not handler_may_act(actor, item):
         # Do not reveal that the item exists to another department.
         raise deny(actor, trigger, item_label(item), "item belongs to another department",
                    NotFound(f"{item_type} {item_id} not found"))
