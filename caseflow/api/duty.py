@@ -1,4 +1,5 @@
-"""The duty watch over HTTP: rota, gaps, swaps, the duty log, roll calls, handovers, emergency mode.
+"""The duty watch over HTTP: rota, gaps, swaps, the duty log, roll calls, handovers, emergency mode,
+special periods and a center's staffing rules.
 
 Every route only translates: the services in :mod:`caseflow.services.duty` check, change and commit.
 """
@@ -14,14 +15,16 @@ from sqlalchemy import select
 
 from caseflow.errors import NotFound, PermissionDenied, ValidationFailed
 from caseflow.extensions import db
-from caseflow.models import DutyShift, EmergencyPeriod, Handover, utcnow
+from caseflow.models import PERIOD_KINDS, Center, DutyShift, EmergencyPeriod, Handover, utcnow
 from caseflow.models.duty import ASSIGNMENT_ROLES, EMERGENCY_KINDS, LOG_TYPES
 from caseflow.security.actor import Actor
 from caseflow.services.access import deny, record_audit
-from caseflow.services.duty import emergency, handover, log, rota
+from caseflow.services.duty import emergency, handover, log, rota, rules, special_periods
 from caseflow.workflow.engine import get_catalog
 
 from .auth import current_actor
+from .pagination import HEADERS_DOC as PAGE_HEADERS
+from .pagination import PageQuerySchema, paged_feed
 from .schemas import ID_RANGE
 
 blp = Blueprint("duty", __name__, url_prefix="/api/duty", description="Duty watch (值班值守)")
@@ -70,6 +73,13 @@ class AssignmentOut(Schema):
     role = fields.String()
 
 
+class NeedsOut(Schema):
+    minimum = fields.Integer(metadata={"description": "leads + officers the shift needs"})
+    needs_leader = fields.Boolean(metadata={"description": "a leader on shift (带班领导) is required"})
+    special = fields.String(metadata={"description": "what makes the day special, e.g. 国庆节 (节假日)"})
+    kinds = fields.List(fields.String())
+
+
 class ShiftOut(Schema):
     id = fields.Integer()
     center_id = fields.Integer()
@@ -80,6 +90,7 @@ class ShiftOut(Schema):
     leader_on_shift_id = fields.Integer(allow_none=True)
     data = fields.Dict()
     assignments = fields.List(fields.Nested(AssignmentOut))
+    needs = fields.Nested(NeedsOut)
 
 
 class RotaIn(Schema):
@@ -89,6 +100,70 @@ class RotaIn(Schema):
     leads = fields.List(fields.Integer(validate=ID_RANGE), required=True, validate=validate.Length(min=1))
     officers = fields.List(fields.Integer(validate=ID_RANGE), load_default=list)
     officers_per_shift = fields.Integer(load_default=1, validate=validate.Range(min=0, max=20))
+    leaders = fields.List(fields.Integer(validate=ID_RANGE), load_default=list, metadata={
+        "description": "leaders on shift (带班领导), in turn, for the shifts that need one (holidays, special "
+                       "periods, emergency mode); a shift left without the one it needs refuses the whole rota (422)"})
+
+
+STAFF_RANGE = validate.Range(min=1, max=special_periods.MAX_STAFF)
+
+
+class PeriodQuery(Schema):
+    center_id = fields.Integer(load_default=None, validate=ID_RANGE)
+    since = fields.Date(load_default=None)
+    include_cancelled = fields.Boolean(load_default=False)
+
+
+class PeriodIn(Schema):
+    center_id = fields.Integer(validate=ID_RANGE, load_default=None)
+    kind = fields.String(required=True, validate=validate.OneOf(PERIOD_KINDS))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    first_day = fields.Date(required=True)
+    last_day = fields.Date(required=True)
+    min_staff = fields.Integer(load_default=None, allow_none=True, validate=STAFF_RANGE)
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class PeriodCancelIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class PeriodOut(Schema):
+    id = fields.Integer()
+    center_id = fields.Integer()
+    kind = fields.String()
+    name = fields.String()
+    first_day = fields.Date()
+    last_day = fields.Date()
+    min_staff = fields.Integer(allow_none=True)
+    note = fields.String()
+    declared_at = fields.DateTime()
+    declared_by_id = fields.Integer(allow_none=True)
+    cancelled_at = fields.DateTime(allow_none=True)
+    cancelled_by_id = fields.Integer(allow_none=True)
+    cancel_reason = fields.String()
+
+
+class RulesIn(Schema):
+    """Only the rules given change; null resets one to the configured default."""
+
+    min_staff = fields.Integer(allow_none=True, validate=STAFF_RANGE)
+    min_staff_holiday = fields.Integer(allow_none=True, validate=STAFF_RANGE)
+    min_staff_special = fields.Integer(allow_none=True, validate=STAFF_RANGE)
+    min_staff_emergency = fields.Integer(allow_none=True, validate=STAFF_RANGE)
+    holiday_needs_leader = fields.Boolean(allow_none=True)
+    special_needs_leader = fields.Boolean(allow_none=True)
+
+
+class RulesOut(Schema):
+    center_id = fields.Integer()
+    min_staff = fields.Integer()
+    min_staff_holiday = fields.Integer()
+    min_staff_special = fields.Integer()
+    min_staff_emergency = fields.Integer()
+    holiday_needs_leader = fields.Boolean()
+    special_needs_leader = fields.Boolean()
+    own = fields.Dict(metadata={"description": "the center's own values; null means the configured default"})
 
 
 class AssignIn(Schema):
@@ -128,12 +203,15 @@ class GapOut(Schema):
     reasons = fields.List(fields.String())
     staff = fields.Integer()
     minimum = fields.Integer()
+    special = fields.String()
+    needs_leader = fields.Boolean()
 
 
-class LogQuery(Schema):
+class LogQuery(PageQuerySchema):
+    """Which log and which page (per_page 200 by default)."""
+
     center_id = fields.Integer(validate=ID_RANGE, load_default=None)
     shift_id = fields.Integer(validate=ID_RANGE, load_default=None)
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
 
 
 class LogIn(Schema):
@@ -248,11 +326,33 @@ class EmergencyOut(Schema):
 
 # --- views -----------------------------------------------------------------------------------
 
-def shift_view(shift: DutyShift) -> dict[str, Any]:
-    """A shift with the people on it."""
+def _needs(rule: rules.ShiftRule) -> dict[str, Any]:
+    return {"minimum": rule.minimum, "needs_leader": rule.needs_leader, "special": rule.label, "kinds": rule.kinds}
+
+
+def shift_view(shift: DutyShift, rule: rules.ShiftRule | None = None) -> dict[str, Any]:
+    """A shift with the people on it and what it needs."""
+    rule = rule or rota.shift_rule(db.session(), shift)
     return {**{k: getattr(shift, k) for k in ("id", "center_id", "state", "starts_at", "ends_at", "lead_id",
                                               "leader_on_shift_id", "data")},
-            "assignments": rota.assignments(db.session(), shift.id)}
+            "assignments": rota.assignments(db.session(), shift.id), "needs": _needs(rule)}
+
+
+def shift_views(shifts: list[DutyShift]) -> list[dict[str, Any]]:
+    """Shifts of one center with what each needs (one rules lookup for all)."""
+    if not shifts:
+        return []
+    horizon = rota.emergency_horizon(db.session(), shifts[0].center_id)
+    covered = [s for s in shifts if horizon is not None and s.starts_at < horizon]
+    found = rules.rules_for_shifts(db.session(), shifts[0].center_id, [s for s in shifts if s not in covered])
+    found.update(rules.rules_for_shifts(db.session(), shifts[0].center_id, covered, emergency=True))
+    return [shift_view(s, found[s.id]) for s in shifts]
+
+
+def _existing_center(center_id: int) -> int:
+    if db.session.get(Center, center_id) is None:
+        raise NotFound(f"center {center_id} not found")
+    return center_id
 
 
 def handover_view(h: Handover) -> dict[str, Any]:
@@ -283,7 +383,7 @@ class Shifts(MethodView):
         rows = db.session.execute(select(DutyShift).where(
             DutyShift.center_id == _center(actor, q["center_id"]), DutyShift.ends_at > now - timedelta(days=1),
             DutyShift.starts_at < now + timedelta(days=q["days_ahead"] + 1)).order_by(DutyShift.starts_at)).scalars()
-        return [shift_view(s) for s in rows]
+        return shift_views(list(rows))
 
 
 @blp.route("/rota")
@@ -291,12 +391,14 @@ class Rota(MethodView):
     @blp.arguments(RotaIn)
     @blp.response(201, ShiftOut(many=True))
     def post(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        """Plan shifts (08:30 to 08:30) with leads and officers in turn."""
+        """Publish shifts (08:30 to 08:30) with leads, officers and, where a shift needs one, leaders on
+        shift in turn. A shift needing a leader on shift that gets none refuses the whole rota:
+        422 naming each such shift (``errors.leaders``, ``errors.shifts``); nothing is saved."""
         actor = current_actor()
         shifts = rota.generate_rota(db.session(), get_catalog(), _center(actor, body["center_id"]), body["first_day"],
                                     body["days"], leads=body["leads"], officers=body["officers"], actor=actor,
-                                    officers_per_shift=body["officers_per_shift"])
-        return [shift_view(s) for s in shifts]
+                                    officers_per_shift=body["officers_per_shift"], leaders=body["leaders"])
+        return shift_views(shifts)
 
 
 @blp.route("/shifts/<int:shift_id>/assignments")
@@ -314,7 +416,7 @@ class Special(MethodView):
     @blp.arguments(SpecialIn)
     @blp.response(200, ShiftOut)
     def post(self, body: dict[str, Any], shift_id: int) -> dict[str, Any]:
-        """Mark a holiday / special-period shift, which needs a leader on shift."""
+        """Mark one shift special; 422 (``errors.leader_id``) when it then needs a leader on shift and has none."""
         return shift_view(rota.mark_special(db.session(), shift_id, body["kind"], body["leader_id"], actor=current_actor()))
 
 
@@ -350,11 +452,12 @@ class SwapDecision(MethodView):
 @blp.route("/log")
 class Log(MethodView):
     @blp.arguments(LogQuery, location="query")
-    @blp.response(200, LogOut(many=True))
-    def get(self, q: dict[str, Any]) -> list[Any]:
-        """The duty log, newest first."""
+    @blp.response(200, LogOut(many=True), headers=PAGE_HEADERS)
+    def get(self, q: dict[str, Any]) -> Any:
+        """The duty log, newest first, paged."""
         actor = _reader()
-        return log.entries(db.session(), _center(actor, q["center_id"]), q["shift_id"], q["limit"])
+        return paged_feed(db.session(), log.entries_query(_center(actor, q["center_id"]), q["shift_id"]), q,
+                          default=200)
 
     @blp.arguments(LogIn)
     @blp.response(201, LogOut)
@@ -485,3 +588,49 @@ class EndEmergency(MethodView):
     def post(self, body: dict[str, Any], period_id: int) -> Any:
         """End emergency mode; the summary is required."""
         return emergency.end(db.session(), period_id, body["summary"], actor=current_actor())
+
+
+@blp.route("/special-periods")
+class SpecialPeriods(MethodView):
+    @blp.arguments(PeriodQuery, location="query")
+    @blp.response(200, PeriodOut(many=True))
+    def get(self, q: dict[str, Any]) -> list[Any]:
+        """Special periods that apply to the center (its own and its district's)."""
+        actor = _reader()
+        return special_periods.list_periods(db.session(), _existing_center(_center(actor, q["center_id"])),
+                                            since=q["since"], include_cancelled=q["include_cancelled"])
+
+    @blp.arguments(PeriodIn)
+    @blp.response(201, PeriodOut)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Declare a special period (administrators and leaders): its shifts need the special-period
+        minimum and a leader on shift; leaders of shifts now short are warned at once."""
+        actor = current_actor()
+        return special_periods.declare_period(
+            db.session(), _center(actor, body["center_id"]), body["kind"], body["name"], body["first_day"],
+            body["last_day"], actor=actor, min_staff=body["min_staff"], note=body["note"])
+
+
+@blp.route("/special-periods/<int:period_id>/cancel")
+class CancelSpecialPeriod(MethodView):
+    @blp.arguments(PeriodCancelIn)
+    @blp.response(200, PeriodOut)
+    def post(self, body: dict[str, Any], period_id: int) -> Any:
+        """Cancel a special period; the reason is required."""
+        return special_periods.cancel_period(db.session(), period_id, body["reason"], actor=current_actor())
+
+
+@blp.route("/centers/<int:center_id>/rules")
+class CenterRules(MethodView):
+    @blp.response(200, RulesOut)
+    def get(self, center_id: int) -> Any:
+        """The center's staffing rules in force (its own values, else the configured defaults)."""
+        _reader()
+        return rules.center_rules(db.session(), _existing_center(center_id))
+
+    @blp.arguments(RulesIn)
+    @blp.response(200, RulesOut)
+    def patch(self, body: dict[str, Any], center_id: int) -> Any:
+        """Change some of the center's staffing rules (administrators); null resets one to the default."""
+        return special_periods.set_center_rules(db.session(), _existing_center(center_id), body,
+                                                actor=current_actor())

@@ -10,11 +10,12 @@ from werkzeug.wrappers import Response
 
 from caseflow.errors import DomainError
 from caseflow.extensions import db
-from caseflow.models import Handover
+from caseflow.models import Handover, Person
 from caseflow.models.duty import LOG_TYPES
 from caseflow.security.actor import Actor
 from caseflow.services.duty import handover, log
 from caseflow.services.duty.common import current_shift, local
+from caseflow.services.duty.rota import shift_rule
 from caseflow.workflow.engine import get_catalog
 
 from .guards import current_person, login_required
@@ -48,9 +49,12 @@ def watch() -> str:
     if shift is not None:
         h = session.execute(select(Handover).where(Handover.outgoing_shift_id == shift.id)).scalar_one_or_none()
     entries = log.entries(session, person.center_id, limit=50) if person.center_id else []
+    # A holiday / special-period / emergency shift says so, with its minimum and leader on shift.
+    rule = shift_rule(session, shift) if shift is not None else None
+    leader = session.get(Person, shift.leader_on_shift_id) if shift is not None and shift.leader_on_shift_id else None
     return render_template("duty/watch.html", shift=shift, handover=h, items=handover.items(session, h.id) if h else [],
                            entries=entries, log_types=LOG_TYPES, log_labels=LOG_LABELS, local=local,
-                           kind_labels=handover.KIND_LABELS, me=person)
+                           kind_labels=handover.KIND_LABELS, me=person, rule=rule, leader=leader)
 
 
 @bp.post("/log")

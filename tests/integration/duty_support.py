@@ -6,10 +6,11 @@ from itertools import count
 
 from sqlalchemy import select
 
-from caseflow.models import DutyShift, Instruction, utcnow
+from caseflow.models import CalendarOverride, DutyShift, Instruction, utcnow
 from caseflow.services import transition
 from caseflow.services.duty import rota
 from caseflow.services.duty.common import tz
+from caseflow.services.duty.rules import holidays
 
 _numbers = count(1)
 
@@ -19,11 +20,26 @@ def today() -> date:
     return utcnow().astimezone(tz()).date()
 
 
+def ordinary(session, world, first_day: date, days: int) -> list[date]:  # type: ignore[no-untyped-def]
+    """Make the street center work ``days`` days from ``first_day`` as ordinary days: a holiday
+    among them (the tests run on any date, Oct 1 included) gets a center workday override, so a
+    test about something else needs no leader on shift and no holiday minimum. Returns the days
+    that were holidays."""
+    found = holidays(session, world.street.id, first_day, first_day + timedelta(days=days - 1))
+    for day in found:
+        session.add(CalendarOverride(center_id=world.street.id, day=day, is_workday=True, note="测试: 按工作日值班"))
+    session.commit()
+    return sorted(found)
+
+
 def plan(session, catalog, world, days: int = 4, first_day: date | None = None, **kw) -> list[DutyShift]:  # type: ignore[no-untyped-def]
-    """A rota of ``days`` shifts alternating duty_lead / duty_lead2, duty_officer on each."""
+    """A rota of ``days`` ordinary shifts (see :func:`ordinary`) alternating duty_lead / duty_lead2,
+    duty_officer on each."""
     p = world.people
+    first_day = first_day or today() - timedelta(days=1)
+    ordinary(session, world, first_day, days)
     return rota.generate_rota(
-        session, catalog, world.street.id, first_day or today() - timedelta(days=1), days,
+        session, catalog, world.street.id, first_day, days,
         leads=[p["duty_lead"].id, p["duty_lead2"].id], officers=[p["duty_officer"].id],
         actor=world.actor("admin"), **kw,
     )

@@ -10,7 +10,7 @@ from caseflow.services import transition
 from caseflow.services.duty import handover as hs
 from caseflow.services.duty.common import local, shift_bounds
 
-from .duty_support import lead_actor, plan, shift, today
+from .duty_support import lead_actor, ordinary, plan, shift, today
 
 
 def _run(app, *args: str, **kw):  # type: ignore[no-untyped-def]
@@ -74,6 +74,7 @@ def _csv(*lines: str) -> str:
 
 def test_rota_import_creates_and_replaces_planned_shifts(app, session, catalog, world, tmp_path) -> None:  # type: ignore[no-untyped-def]
     d1, d2 = today() + timedelta(days=5), today() + timedelta(days=6)
+    ordinary(session, world, d1, 2)  # d2 is made a holiday by the file itself
     path = tmp_path / "rota.csv"
     path.write_text(_csv(f"{d1},S01,duty_lead,duty_officer,,",
                          f"{d2},S01,duty_lead2,\"duty_officer、duty_lead\",deputy,节假日"), encoding="utf-8-sig")
@@ -107,7 +108,7 @@ def test_rota_import_creates_and_replaces_planned_shifts(app, session, catalog, 
 
     r = _run(app, "rota", "show", "--from", d1.isoformat(), "--to", d2.isoformat())
     assert "lead: duty_lead2 (duty_lead2)" in r.output.splitlines()[0]
-    assert "leader on shift: deputy (deputy)  [holiday]" in r.output.splitlines()[1]
+    assert "leader on shift: deputy (deputy)  [节假日: min 3, leader on shift required]" in r.output.splitlines()[1]
 
 
 def test_rota_import_names_every_bad_line_and_saves_nothing(app, session, catalog, world, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -115,6 +116,7 @@ def test_rota_import_names_every_bad_line_and_saves_nothing(app, session, catalo
     transition.fire(session, catalog, "duty_shift", shifts[0].id, "start", actor=lead_actor(world, shifts[0]))
     before = _count(session)
     d = today() + timedelta(days=5)
+    ordinary(session, world, d, 5)
     path = tmp_path / "rota.csv"
     path.write_text(_csv(
         f"{d},S01,duty_lead,duty_officer,,",          # line 2: fine
@@ -183,3 +185,57 @@ def test_handover_status_follows_the_morning_handover(app, session, catalog, wor
     assert "state: not opened" in r.output and "incoming: no shift on the rota" in r.output
     r = _run(app, "handover", "status", "--date", "tomorrow")
     assert r.exit_code == 2 and "--date" in r.output
+
+
+def test_rules_and_special_periods_from_the_command_line(app, session, catalog, world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    r = _run(app, "rules", "show", "--center", "S01")
+    assert r.exit_code == 0, r.output
+    assert "  min_staff_holiday: 3 (default)" in r.output and "  holiday_needs_leader: yes (default)" in r.output
+    r = _run(app, "rules", "set", "S01", "min_staff_holiday=4", "special_needs_leader=no", "--as", "admin")
+    assert r.exit_code == 0, r.output
+    r = _run(app, "rules", "show", "--center", "S01")
+    assert "  min_staff_holiday: 4\n" in r.output and "  special_needs_leader: no\n" in r.output
+    assert "  min_staff: 2 (default)" in r.output
+    r = _run(app, "rules", "set", "S01", "min_staff_holiday=default", "special_needs_leader=default")
+    assert r.exit_code == 0 and "min_staff_holiday=default, special_needs_leader=default" in r.output
+    assert "  min_staff_holiday: 3 (default)" in _run(app, "rules", "show", "--center", "S01").output
+    r = _run(app, "rules", "set", "S01", "min_staff=0")
+    assert r.exit_code == 1 and "min_staff: min_staff must be a whole number" in r.output
+    r = _run(app, "rules", "set", "S01", "holiday_needs_leader=maybe")
+    assert r.exit_code == 2 and "yes, no or default" in r.output
+    r = _run(app, "rules", "set", "S01", "min_staff_holiday=4", "--as", "principal")
+    assert r.exit_code == 1 and "only administrators" in r.output
+
+    d = today() + timedelta(days=5)
+    ordinary(session, world, d, 2)
+    r = _run(app, "period", "add", "--center", "D01", "--kind", "major_event", "--name", "马拉松",
+             "--from", d.isoformat(), "--to", d.isoformat(), "--min-staff", "3")
+    assert r.exit_code == 0 and f"major_event 马拉松: {d} to {d}" in r.output, r.output
+    period_id = int(r.output.split("#")[1].split()[0])
+    r = _run(app, "period", "add", "--center", "S01", "--kind", "sensitive", "--name", "x",
+             "--from", d.isoformat(), "--to", (d - timedelta(days=1)).isoformat())
+    assert r.exit_code == 1 and "--to: last_day must not be before first_day" in r.output
+    r = _run(app, "period", "list", "--center", "S01")
+    assert r.exit_code == 0 and f"#{period_id} D01 {d} – {d}  major_event 马拉松  min 3" in r.output
+
+    # The street's import: the marathon day needs a leader on shift, and the file names none.
+    path = tmp_path / "rota.csv"
+    path.write_text(_csv(f"{d},S01,duty_lead,duty_officer,,", f"{d + timedelta(days=1)},S01,duty_lead2,,,"),
+                    encoding="utf-8")
+    r = _run(app, "rota", "import", str(path))
+    assert r.exit_code == 1
+    assert f"line 2: leader: the shift of {d} [马拉松 (重大活动)] needs a leader on shift (带班领导)" in r.output
+    path.write_text(_csv(f"{d},S01,duty_lead,duty_officer,deputy,", f"{d + timedelta(days=1)},S01,duty_lead2,,,"),
+                    encoding="utf-8")
+    r = _run(app, "rota", "import", str(path))
+    assert r.exit_code == 0, r.output
+    assert f"warning: line 3: officers: 1 on the shift of {d + timedelta(days=1)}, its minimum is 2" in r.output
+    r = _run(app, "rota", "show", "--from", d.isoformat(), "--to", d.isoformat())
+    assert "leader on shift: deputy (deputy)  [马拉松 (重大活动): min 3, leader on shift required]" in r.output
+
+    r = _run(app, "period", "cancel", str(period_id), "--reason", "赛事取消", "--as", "admin")
+    assert r.exit_code == 0 and f"special period #{period_id} cancelled" in r.output
+    assert "no special periods" in _run(app, "period", "list", "--center", "S01").output
+    assert "cancelled: 赛事取消" in _run(app, "period", "list", "--center", "S01", "--all").output
+    r = _run(app, "period", "cancel", str(period_id), "--reason", "again")
+    assert r.exit_code == 1 and "already cancelled" in r.output

@@ -8,6 +8,7 @@ from flask import g
 from caseflow.models import DutyLogEntry
 from caseflow.services import transition
 from caseflow.services.duty import handover as hs
+from caseflow.services.duty import rota
 
 from .duty_support import lead_actor, plan
 
@@ -28,6 +29,12 @@ def test_duty_pages(client, session, catalog, world):  # type: ignore[no-untyped
     g.pop("console_person", None)
     page = client.get("/duty/watch/").get_data(as_text=True)
     assert "视频点名" in page and "应答" in page
+    assert 'id="shift-special"' not in page  # an ordinary day says nothing more
+    rota.assign(session, shifts[0].id, world.people["deputy"].id, "leader_on_shift", actor=world.actor("admin"))
+    rota.mark_special(session, shifts[0].id, "sensitive", None, actor=world.actor("admin"))
+    g.pop("console_person", None)
+    page = client.get("/duty/watch/").get_data(as_text=True)
+    assert "敏感时期 · 最少 3 人 · 带班领导: deputy" in page
     g.pop("console_person", None)
     client.post(f"/duty/watch/log/{entry.id}/answer")
     session.expire_all()

@@ -79,3 +79,22 @@ def test_log_entries_validate_their_type(session, catalog, world, on_duty):  # t
     with pytest.raises(ValidationFailed) as exc:
         duty_log.report_urgent_document(session, doc.id, world.people["liaison"].id, "x", actor=officer)
     assert exc.value.field == "reported_to_id"
+
+
+def test_log_entries_link_to_cases_and_instructions(session, catalog, world, on_duty):  # type: ignore[no-untyped-def]
+    from caseflow.services.cases import intake
+
+    from .duty_support import running_instruction
+
+    case, _ = intake.report(session, catalog, channel="hotline", actor=world.actor("dispatcher"), title="占道经营",
+                            category_code="garbage", address="和平路 5 号", grid_id=world.grid_main.id)
+    ins = running_instruction(session, catalog, world)
+    entry = duty_log.record(session, catalog, world.street.id, "call_complaint", actor=world.actor("duty_officer"),
+                            summary="来电催办占道经营", case_id=str(case.id), instruction_id=ins.id)
+    session.expire_all()
+    again = duty_log.entry(session, entry.id)
+    assert (again.case_id, again.instruction_id, again.shift_id) == (case.id, ins.id, on_duty.id)
+    with pytest.raises(ValidationFailed) as exc:
+        duty_log.record(session, catalog, world.street.id, "note", actor=world.actor("duty_officer"), summary="x",
+                        case_id="abc")
+    assert exc.value.field == "case_id"

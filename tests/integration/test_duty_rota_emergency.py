@@ -10,27 +10,36 @@ from caseflow.deadlines.emergency import emergency_active
 from caseflow.deadlines.firing import fire_deadline
 from caseflow.errors import Conflict, ValidationFailed
 from caseflow.models import Deadline, DutyShift, EscalationRun, LedgerEntry, Notification, utcnow
-from caseflow.services.duty import emergency, rota
+from caseflow.services.duty import emergency, rota, special_periods
 
 from .duty_support import plan, running_instruction, today
 
 
-def _gap_notices(session):  # type: ignore[no-untyped-def]
-    return [n for n in session.execute(select(Notification)).scalars() if n.payload.get("kind") == "rota_gap"]
+def _gap_notices(session, shift_id=None):  # type: ignore[no-untyped-def]
+    return [n for n in session.execute(select(Notification)).scalars() if n.payload.get("kind") == "rota_gap"
+            and (shift_id is None or n.payload.get("shift_id") == shift_id)]
 
 
 def test_gaps_are_warned_to_the_centers_leaders_once(session, catalog, world):  # type: ignore[no-untyped-def]
     day = today()
-    shifts = plan(session, catalog, world, days=3, first_day=day - timedelta(days=1),
-                  special_days={day + timedelta(days=1): {"kind": "holiday"}})
+    shifts = plan(session, catalog, world, days=3, first_day=day - timedelta(days=1))
     gaps = rota.find_gaps(session, world.street.id, 3)
-    by_shift = {g.shift_id: g.reasons for g in gaps}
-    assert by_shift[shifts[2].id] == ["no_leader_on_shift"]  # holiday shift without 带班领导
-    assert shifts[0].id not in by_shift and shifts[1].id not in by_shift  # lead + officer = minimum 2
-    assert any(g.reasons == ["no_shift"] for g in gaps)  # days beyond the rota
+    assert {g.shift_id for g in gaps} == {0}  # lead + officer = minimum 2 on ordinary days
+    assert all(g.reasons == ["no_shift"] for g in gaps)  # only the days beyond the rota
     rows = rota.warn_gaps(session, world.street.id, 3)
-    assert {r.person_id for r in rows} == {world.people["deputy"].id, world.people["principal"].id}
+    assert rows and {r.person_id for r in rows} == {world.people["deputy"].id, world.people["principal"].id}
     assert rota.warn_gaps(session, world.street.id, 3) == []  # the same gap is warned once
+    # A sensitive period declared after publication: tomorrow's shift now needs a leader on shift,
+    # and the center's leaders hear of it at once.
+    special_periods.declare_period(session, world.street.id, "sensitive", "两会", day + timedelta(days=1),
+                                   day + timedelta(days=1), actor=world.actor("admin"), min_staff=2)
+    by_shift = {g.shift_id: g for g in rota.find_gaps(session, world.street.id, 3)}
+    assert by_shift[shifts[2].id].reasons == ["no_leader_on_shift"]
+    assert by_shift[shifts[2].id].special == "两会 (敏感时期)"
+    warned = _gap_notices(session, shifts[2].id)
+    assert {n.person_id for n in warned} == {world.people["deputy"].id, world.people["principal"].id}
+    assert all("两会" in n.subject and "无带班领导" in n.subject and "须有带班领导" in n.body for n in warned)
+    assert rota.warn_gaps(session, world.street.id, 3) == []
     rota.assign(session, shifts[2].id, world.people["deputy"].id, "leader_on_shift", actor=world.actor("admin"))
     assert shifts[2].id not in {g.shift_id for g in rota.find_gaps(session, world.street.id, 3)}
     with pytest.raises(ValidationFailed) as exc:

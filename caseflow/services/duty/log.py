@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from caseflow.effects import Effects
 from caseflow.errors import Conflict, NotFound, ValidationFailed
@@ -171,9 +172,14 @@ def set_flag(session: Session, entry_id: int, flagged: bool, *, actor: Actor) ->
     return row
 
 
-def entries(session: Session, center_id: int, shift_id: int | None = None, limit: int = 200) -> list[DutyLogEntry]:
-    """The center's log, newest first (one shift's when ``shift_id`` is given)."""
+def entries_query(center_id: int, shift_id: int | None = None) -> Select[tuple[DutyLogEntry]]:
+    """The query of the center's log, newest first (one shift's when ``shift_id`` is given), for paging."""
     query = select(DutyLogEntry).where(DutyLogEntry.center_id == center_id)
     if shift_id is not None:
         query = query.where(DutyLogEntry.shift_id == shift_id)
-    return list(session.execute(query.order_by(DutyLogEntry.at.desc(), DutyLogEntry.id.desc()).limit(limit)).scalars())
+    return query.order_by(DutyLogEntry.at.desc(), DutyLogEntry.id.desc())
+
+
+def entries(session: Session, center_id: int, shift_id: int | None = None, limit: int = 200) -> list[DutyLogEntry]:
+    """The center's log, newest first (one shift's when ``shift_id`` is given)."""
+    return list(session.execute(entries_query(center_id, shift_id).limit(limit)).scalars())

@@ -1,5 +1,13 @@
 """The rota (排班): 08:30-to-08:30 shifts per center, leads and officers, special periods,
-swaps, and gaps warned to the center's leaders days ahead."""
+swaps, and gaps warned to the center's leaders days ahead.
+
+What each shift needs (minimum staff, a leader on shift) comes from :mod:`.rules`. A shift that
+needs a leader on shift (带班领导: holidays, special periods, emergency mode) is refused without
+one when the rota is published (:func:`generate_rota`), marked special (:func:`mark_special`) or
+imported (:mod:`.rota_import`): :class:`LeaderRequired` names each such shift. A shift that
+comes to need one later (a period declared or emergency mode switched on after publication) is a
+gap, warned to the center's leaders with the others.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from caseflow.deadlines.emergency import emergency_active
 from caseflow.effects import Effects
 from caseflow.errors import Conflict, NotFound, ValidationFailed
 from caseflow.models import (
@@ -26,12 +35,13 @@ from caseflow.services import transition
 from caseflow.workflow.engine import WorkflowCatalog
 
 from .common import as_int, ledger_note, local, require_role, shift_bounds, tz
-from .emergency import active_period
 from .notices import already_sent, center_leaders, notify_people
+from .rules import ShiftRule, rules_for_days, rules_for_shifts, shift_day
 from .settings import int_setting
 
 ROTA_ROLES = ("admin", "leader", "duty_lead")
-SPECIAL_KINDS = ("holiday", "major_event", "sensitive", "emergency")
+SPECIAL_KINDS = ("holiday", "major_event", "sensitive", "weather", "emergency")
+MAX_YEARS_AWAY = 10  # a rota further from today than this is a typo (and would overflow dates)
 # Which person roles may fill which place on a shift.
 QUALIFIES = {"duty_lead": {"duty_lead"}, "duty_officer": {"duty_officer", "duty_lead"}, "leader_on_shift": {"leader"}}
 
@@ -68,57 +78,123 @@ def _set_place(session: Session, shift: DutyShift, person: Person, role: str) ->
     return row
 
 
+class LeaderRequired(ValidationFailed):
+    """Shifts that need a leader on shift (带班领导) have none; nothing was saved.
+
+    ``details["shifts"]`` lists each: its local day, its name and why it needs one.
+    """
+
+    def __init__(self, missing: list[ShiftRule], field: str) -> None:
+        names = [r.shift_name() for r in missing]
+        more = f" (and {len(names) - 1} more: {'; '.join(names[1:])})" if len(names) > 1 else ""
+        super().__init__(
+            f"{names[0]} needs a leader on shift (带班领导) and has none; nothing saved{more}", field=field,
+            details={"shifts": [{"day": r.day.isoformat(), "name": r.shift_name(), "special": r.label,
+                                 "kinds": r.kinds} for r in missing]})
+        self.missing = missing
+
+
+def emergency_horizon(session: Session, center_id: int, now: datetime | None = None) -> datetime | None:
+    """While the center is in emergency mode: the end of the window its rules cover at publication
+    (shifts starting before now + ``DUTY_GAP_DAYS_AHEAD`` days). An emergency has no planned end,
+    so later shifts are held to it by the daily gap check, if it is still in force then."""
+    if not emergency_active(session, center_id):
+        return None
+    return (now or utcnow()) + timedelta(days=int_setting("DUTY_GAP_DAYS_AHEAD"))
+
+
+def _take(pool: list[Person], cursor: int, count: int, taken: set[int]) -> tuple[list[Person], int]:
+    """Up to ``count`` people from ``pool`` in turn from ``cursor``, skipping those in ``taken``."""
+    picked: list[Person] = []
+    tries = 0
+    while pool and len(picked) < count and tries < len(pool):
+        person = pool[cursor % len(pool)]
+        cursor += 1
+        tries += 1
+        if person.id not in taken:
+            picked.append(person)
+            taken.add(person.id)
+    return picked, cursor
+
+
 def generate_rota(
     session: Session, catalog: WorkflowCatalog, center_id: int, first_day: date, days: int, *,
     leads: list[int], officers: list[int], actor: Actor, officers_per_shift: int = 1,
-    special_days: dict[date, dict[str, Any]] | None = None,
+    leaders: list[int] | None = None, special_days: dict[date, dict[str, Any]] | None = None,
 ) -> list[DutyShift]:
-    """Create ``days`` shifts from local ``first_day``, leads and officers in turn; commits.
+    """Publish ``days`` shifts from local ``first_day``: leads and officers in turn; commits.
 
-    ``special_days`` marks holidays, major events or sensitive periods:
-    ``{day: {"kind": "holiday", "leader_id": 7}}``; such a shift requires a leader on shift
-    (带班领导). Days that already have a shift are left as they are.
+    A shift whose minimum (:mod:`.rules`: holidays, special periods, emergency mode) is above
+    ``officers_per_shift`` + 1 gets more officers, as far as ``officers`` allows. A shift that
+    needs a leader on shift gets the next of ``leaders`` (in turn); ``special_days`` marks single
+    days special, ``{day: {"kind": "major_event", "leader_id": 7}}``. If a shift that needs a
+    leader on shift is left without one, nothing is saved: :class:`LeaderRequired` names every
+    such shift (field ``leaders``). Days that already have a shift are left as they are.
     """
     role = require_role(actor, ROTA_ROLES, "rota planning")
     if session.get(Center, center_id) is None:
         raise ValidationFailed(f"center {center_id} does not exist", field="center_id")
     if days < 1 or days > 366:
         raise ValidationFailed("days must be between 1 and 366", field="days")
+    if abs((first_day - utcnow().date()).days) > MAX_YEARS_AWAY * 366:
+        raise ValidationFailed(f"first_day must be within {MAX_YEARS_AWAY} years of today", field="first_day")
     if not leads:
         raise ValidationFailed("at least one shift lead is needed", field="leads")
     lead_people = [_person(session, p, "leads") for p in leads]
     officer_people = [_person(session, p, "officers") for p in officers]
+    leader_people = [_person(session, p, "leaders") for p in leaders or []]
     for p in lead_people:
         _check_role(p, "duty_lead", "leads")
     for p in officer_people:
         _check_role(p, "duty_officer", "officers")
+    for p in leader_people:
+        _check_role(p, "leader_on_shift", "leaders")
     special_days = special_days or {}
+    for spec in special_days.values():
+        if spec.get("kind", "holiday") not in SPECIAL_KINDS:
+            raise ValidationFailed(f"kind must be one of {', '.join(SPECIAL_KINDS)}", field="kind")
+    all_days = [first_day + timedelta(days=n) for n in range(days)]
+    horizon = emergency_horizon(session, center_id)
+    day_rules = rules_for_days(
+        session, center_id, all_days, marks={d: spec.get("kind", "holiday") for d, spec in special_days.items()},
+        emergency_days=[d for d in all_days if horizon is not None and shift_bounds(d)[0] < horizon])
     effects = Effects()
     shifts = []
+    missing: list[ShiftRule] = []
+    officer_cursor = leader_cursor = 0
     try:
-        for n in range(days):
-            day = first_day + timedelta(days=n)
+        for n, day in enumerate(all_days):
             starts_at, ends_at = shift_bounds(day)
             existing = session.execute(select(DutyShift).where(
                 DutyShift.center_id == center_id, DutyShift.starts_at == starts_at)).scalar_one_or_none()
             if existing is not None:
                 shifts.append(existing)
                 continue
+            rule = day_rules[day]
             shift = DutyShift(center_id=center_id, starts_at=starts_at, ends_at=ends_at, data={"day": day.isoformat()})
             transition.start(session, catalog, shift, workflow="duty_shift", actor=actor, role=role,
                              trigger="plan", effects=effects, commit=False)
             lead = lead_people[n % len(lead_people)]
             _set_place(session, shift, lead, "duty_lead")
-            if officer_people:
-                for k in range(officers_per_shift):
-                    officer = officer_people[(n * officers_per_shift + k) % len(officer_people)]
-                    if officer.id != lead.id and not any(
-                            a.person_id == officer.id for a in assignments(session, shift.id)):
-                        _set_place(session, shift, officer, "duty_officer")
+            taken = {lead.id}
+            wanted = max(officers_per_shift, rule.minimum - 1) if officer_people else 0
+            picked, officer_cursor = _take(officer_people, officer_cursor, wanted, taken)
+            for officer in picked:
+                _set_place(session, shift, officer, "duty_officer")
             if day in special_days:
                 spec = special_days[day]
                 _mark_special(session, shift, spec.get("kind", "holiday"), spec.get("leader_id"))
+                if shift.leader_on_shift_id is not None:
+                    taken.add(shift.leader_on_shift_id)
+            if rule.needs_leader and shift.leader_on_shift_id is None:
+                leader, leader_cursor = _take(leader_people, leader_cursor, 1, taken)
+                if leader:
+                    _set_place(session, shift, leader[0], "leader_on_shift")
+                else:
+                    missing.append(rule)
             shifts.append(shift)
+        if missing:
+            raise LeaderRequired(missing, "leaders")
         session.commit()
     except BaseException:
         session.rollback()
@@ -131,19 +207,32 @@ def generate_rota(
 def _mark_special(session: Session, shift: DutyShift, kind: str, leader_id: Any) -> None:
     if kind not in SPECIAL_KINDS:
         raise ValidationFailed(f"kind must be one of {', '.join(SPECIAL_KINDS)}", field="kind")
-    shift.data = {**(shift.data or {}), "special": kind, "requires_leader": True}
+    shift.data = {**{k: v for k, v in (shift.data or {}).items() if k != "requires_leader"}, "special": kind}
     if leader_id is not None:
         leader = _person(session, leader_id, "leader_id")
         _check_role(leader, "leader_on_shift", "leader_id")
         _set_place(session, shift, leader, "leader_on_shift")
 
 
+def shift_rule(session: Session, shift: DutyShift, now: datetime | None = None) -> ShiftRule:
+    """What ``shift`` needs now, emergency mode included for the shifts it covers at publication."""
+    horizon = emergency_horizon(session, shift.center_id, now)
+    emergency = horizon is not None and shift.starts_at < horizon
+    return rules_for_shifts(session, shift.center_id, [shift], emergency=emergency)[shift.id]
+
+
 def mark_special(session: Session, shift_id: int, kind: str, leader_id: int | None, *, actor: Actor) -> DutyShift:
-    """Make a shift a holiday / special-period shift that needs a leader on shift; commits."""
+    """Mark one shift special (a holiday, major event, sensitive period, disaster weather or
+    emergency); commits. Refused with :class:`LeaderRequired` (field ``leader_id``) when the shift
+    then needs a leader on shift and neither has one nor gets ``leader_id``."""
     role = require_role(actor, ROTA_ROLES, "rota planning")
     shift = _lock_open_shift(session, shift_id)
     try:
         _mark_special(session, shift, kind, leader_id)
+        session.flush()
+        rule = shift_rule(session, shift)
+        if rule.needs_leader and shift.leader_on_shift_id is None:
+            raise LeaderRequired([rule], "leader_id")
         ledger_note(session, shift, "mark_special", actor, role, utcnow(), {"kind": kind, "leader_id": leader_id})
         session.commit()
     except BaseException:
@@ -262,24 +351,29 @@ class Gap:
     reasons: list[str] = field(default_factory=list)
     staff: int = 0
     minimum: int = 0
+    special: str = ""  # what makes the day special: 国庆节 (节假日)、应急 ...
+    needs_leader: bool = False
 
 
-def staff_minimum(session: Session, center_id: int) -> int:
-    """Lead + officers a shift needs: raised while the center is in emergency mode."""
-    if active_period(session, center_id) is not None:
-        return int_setting("DUTY_MIN_STAFF_EMERGENCY")
-    return int_setting("DUTY_MIN_STAFF")
+def staff_minimum(session: Session, center_id: int, day: date | None = None) -> int:
+    """Lead + officers the center's shift of local ``day`` (default: the shift on duty now) needs."""
+    from .overview import duty_day
+
+    day = day or duty_day()
+    horizon = emergency_horizon(session, center_id)
+    emergency = [day] if horizon is not None and shift_bounds(day)[0] < horizon else []
+    return rules_for_days(session, center_id, [day], emergency_days=emergency)[day].minimum
 
 
 def find_gaps(session: Session, center_id: int, days_ahead: int, now: datetime | None = None) -> list[Gap]:
     """Shifts starting within ``days_ahead`` days (and the one on duty) with no lead, under the
-    minimum staff, or without the leader on shift a holiday/special period/emergency requires.
+    minimum staff of their day, or without the leader on shift their day requires (holidays,
+    special periods, emergency mode: :mod:`.rules`).
 
     A day with no shift at all is a gap too (reported with ``shift_id`` 0).
     """
     now = now or utcnow()
-    emergency = active_period(session, center_id) is not None
-    minimum = staff_minimum(session, center_id)
+    emergency = emergency_active(session, center_id)
     horizon = now + timedelta(days=days_ahead)
     shifts = list(session.execute(
         select(DutyShift).where(DutyShift.center_id == center_id, DutyShift.ends_at > now,
@@ -292,23 +386,27 @@ def find_gaps(session: Session, center_id: int, days_ahead: int, now: datetime |
             DutyAssignment.role.in_(("duty_lead", "duty_officer")))
         .group_by(DutyAssignment.shift_id)
     ).all())
+    rules = rules_for_shifts(session, center_id, shifts, emergency=emergency)
     gaps = []
     for s in shifts:
-        gap = Gap(shift_id=s.id, starts_at=s.starts_at, staff=int(counts.get(s.id, 0)), minimum=minimum)
+        rule = rules[s.id]
+        gap = Gap(shift_id=s.id, starts_at=s.starts_at, staff=int(counts.get(s.id, 0)), minimum=rule.minimum,
+                  special=rule.label, needs_leader=rule.needs_leader)
         if s.lead_id is None:
             gap.reasons.append("no_lead")
-        if gap.staff < minimum:
+        if gap.staff < rule.minimum:
             gap.reasons.append("under_minimum")
-        if (emergency or (s.data or {}).get("requires_leader")) and s.leader_on_shift_id is None:
+        if rule.needs_leader and s.leader_on_shift_id is None:
             gap.reasons.append("no_leader_on_shift")
         if gap.reasons:
             gaps.append(gap)
-    covered = {s.starts_at for s in shifts}
-    day = now.astimezone(tz()).date()
-    for n in range(-1, days_ahead + 1):
-        starts_at, ends_at = shift_bounds(day + timedelta(days=n))
-        if ends_at > now and starts_at < horizon and starts_at not in covered:
-            gaps.append(Gap(shift_id=0, starts_at=starts_at, reasons=["no_shift"], minimum=minimum))
+    covered = {shift_day(s) for s in shifts}
+    today = now.astimezone(tz()).date()
+    empty = [d for d in (today + timedelta(days=n) for n in range(-1, days_ahead + 1))
+             if d not in covered and shift_bounds(d)[1] > now and shift_bounds(d)[0] < horizon]
+    for day, rule in rules_for_days(session, center_id, empty, emergency_days=empty if emergency else ()).items():
+        gaps.append(Gap(shift_id=0, starts_at=shift_bounds(day)[0], reasons=["no_shift"], minimum=rule.minimum,
+                        special=rule.label, needs_leader=rule.needs_leader))
     return sorted(gaps, key=lambda g: g.starts_at)
 
 
@@ -321,8 +419,10 @@ def warn_gaps(session: Session, center_id: int, days_ahead: int | None = None, n
               effects: Effects | None = None, commit: bool = True) -> list[Notification]:
     """Warn the center's leaders of each gap through the outbox; the same gap is warned once.
 
-    The scheduler calls this daily (and emergency declaration calls it at once, since the
-    minimum rises). Returns the rows queued.
+    The sweeper calls this on every sweep (so each gap is warned ``DUTY_GAP_DAYS_AHEAD`` days
+    ahead), and declaring emergency mode or a special period calls it at once, since what shifts
+    need rises. A special day's warning names it and whether a leader on shift is required.
+    Returns the rows queued.
     """
     days_ahead = int_setting("DUTY_GAP_DAYS_AHEAD") if days_ahead is None else days_ahead
     own_effects = effects is None
@@ -337,11 +437,15 @@ def warn_gaps(session: Session, center_id: int, days_ahead: int | None = None, n
             if already_sent(session, item_type, item_id, "rota_gap", key):
                 continue
             reasons = "、".join(REASON_TEXT[r] for r in gap.reasons)
+            special = f"({gap.special})" if gap.special else ""
+            rule = "须有带班领导, " if gap.needs_leader else ""
             rows += notify_people(
-                session, leaders, subject=f"排班缺口: {local(gap.starts_at)} 班次{reasons}",
-                body=f"{local(gap.starts_at)} 起的班次{reasons}(在岗 {gap.staff} 人, 最少 {gap.minimum} 人), 请及时调整排班。",
+                session, leaders, subject=f"排班缺口: {local(gap.starts_at)} 班次{special}{reasons}",
+                body=(f"{local(gap.starts_at)} 起的班次{special}{reasons}(在岗 {gap.staff} 人, 最少 {gap.minimum} 人; "
+                      f"{rule}请及时调整排班)。"),
                 item_type=item_type, item_id=item_id,
-                payload={"kind": "rota_gap", "key": key, "reasons": gap.reasons, "shift_id": gap.shift_id},
+                payload={"kind": "rota_gap", "key": key, "reasons": gap.reasons, "shift_id": gap.shift_id,
+                         "special": gap.special, "needs_leader": gap.needs_leader},
                 effects=effects,
             )
         if commit:

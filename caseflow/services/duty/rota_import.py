@@ -8,19 +8,21 @@ Columns (row 1 is the header, Chinese or English; UTF-8 with or without BOM):
 ``值班长``       ``lead``           username of the shift lead (required)
 ``值班员``       ``officers``       usernames of the duty officers, separated by ``,`` ``，`` ``、`` ``;`` or spaces
 ``带班领导``     ``leader``         username of the leader on shift
-``特殊时段``     ``special``        holiday / major_event / sensitive / emergency (or 节假日 / 重大活动 / 敏感时期 / 应急)
+``特殊时段``     ``special``        holiday / major_event / sensitive / weather / emergency
+                                 (or 节假日 / 重大活动 / 敏感时期 / 灾害天气 / 应急)
 =============  =================  ==================================================================
 
 Every line is checked before anything is written; any problem rejects the whole file with every
 problem listed as ``line N: field: problem`` (N is the CSV line, the header being line 1) and
-nothing is saved. A day without a shift gets a new planned shift; a day whose shift is still
-planned gets its places replaced by the file's (ledgered on the shift); a shift that has started
-or ended is refused (use swaps and assignments for those).
+nothing is saved. A shift that needs a leader on shift (a statutory or local holiday, a declared
+special period, a ``special`` column, emergency mode: :mod:`.rules`) without a ``leader`` is such
+a problem; a shift under its minimum staff is only a warning (the result's ``warnings``), as it
+is a gap warned to the center's leaders later. A day without a shift gets a new planned shift; a
+day whose shift is still planned gets its places replaced by the file's (ledgered on the shift); a
+shift that has started or ended is refused (use swaps and assignments for those).
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,41 +35,28 @@ from caseflow.errors import Conflict, ValidationFailed
 from caseflow.models import Center, DutyAssignment, DutyShift, Person, utcnow
 from caseflow.security.actor import Actor
 from caseflow.services import transition
+from caseflow.services.tabular import Column, LineError, Rows, csv_lines, decode, read_table
 from caseflow.services.unit_of_work import unit_of_work
 from caseflow.workflow.engine import WorkflowCatalog
 
 from .common import ledger_note, require_role, shift_bounds
-from .rota import QUALIFIES, ROTA_ROLES, SPECIAL_KINDS, _mark_special, _set_place
+from .rota import QUALIFIES, ROTA_ROLES, SPECIAL_KINDS, _mark_special, _set_place, emergency_horizon
+from .rules import rules_for_days
 
-# column key -> (Chinese header, English header, required)
-COLUMNS: dict[str, tuple[str, str, bool]] = {
-    "date": ("日期", "Date", True),
-    "center": ("中心代码", "Center code", False),
-    "lead": ("值班长", "Lead", True),
-    "officers": ("值班员", "Officers", False),
-    "leader": ("带班领导", "Leader on shift", False),
-    "special": ("特殊时段", "Special period", False),
-}
-SPECIAL_NAMES_ZH = {"holiday": "节假日", "major_event": "重大活动", "sensitive": "敏感时期", "emergency": "应急"}
+COLUMNS = (
+    Column("date", "日期", "Date", True),
+    Column("center", "中心代码", "Center code"),
+    Column("lead", "值班长", "Lead", True),
+    Column("officers", "值班员", "Officers"),
+    Column("leader", "带班领导", "Leader on shift"),
+    Column("special", "特殊时段", "Special period"),
+)
+_LABELS = {c.key: c.zh for c in COLUMNS}
+SPECIAL_NAMES_ZH = {"holiday": "节假日", "major_event": "重大活动", "sensitive": "敏感时期", "weather": "灾害天气",
+                    "emergency": "应急"}
 _SPECIAL = {**{k: k for k in SPECIAL_KINDS}, **{zh: k for k, zh in SPECIAL_NAMES_ZH.items()}}
 _SEPARATORS = re.compile(r"[,，、;；\s]+")
 MAX_LINES = 1000
-
-
-@dataclass(frozen=True)
-class LineError:
-    """One problem on one CSV line (the header is line 1)."""
-
-    line: int
-    field: str
-    en: str
-    zh: str
-
-    def text(self, lang: str = "en") -> str:
-        """``line N: field: problem`` (``第 N 行: 字段 X: 问题`` in Chinese)."""
-        if lang == "zh":
-            return f"第 {self.line} 行: 字段 {COLUMNS.get(self.field, (self.field,))[0]}: {self.zh}"
-        return f"line {self.line}: {self.field}: {self.en}"
 
 
 class RotaImportRejected(ValidationFailed):
@@ -75,9 +64,9 @@ class RotaImportRejected(ValidationFailed):
 
     def __init__(self, errors: list[LineError]) -> None:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        super().__init__(f"rota not imported, nothing saved: {errors[0].text()}{more}", field="file", details={
+        super().__init__(f"rota not imported, nothing saved: {errors[0].text('en')}{more}", field="file", details={
             "lines": [{"line": e.line, "field": e.field, "message": e.en, "message_zh": e.zh} for e in errors],
-            "report": [e.text() for e in errors], "report_zh": [e.text("zh") for e in errors]})
+            "report": [e.text("en") for e in errors], "report_zh": [e.text("zh") for e in errors]})
         self.errors = errors
 
 
@@ -103,44 +92,13 @@ class RotaImportResult:
     updated: list[DutyShift] = field(default_factory=list)
     lines: list[RotaLine] = field(default_factory=list)
     dry_run: bool = False
+    warnings: list[LineError] = field(default_factory=list)  # shifts under their minimum staff
 
 
-def read_csv(data: bytes | str) -> list[tuple[int, dict[str, str]]]:
+def read_csv(data: bytes | str) -> Rows:
     """``(line number, {column key: text})`` per non-empty data line; ``ValidationFailed`` naming
-    ``file`` for an unreadable file or a bad header (line 1)."""
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ValidationFailed("the CSV file must be UTF-8 (CSV 文件必须是 UTF-8 编码)", field="file") from None
-    data = data.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(data))
-    by_header = {name.strip().lower(): key for key, (zh, en, _) in COLUMNS.items() for name in (zh, en, key)}
-    header: list[str | None] | None = None
-    rows: list[tuple[int, dict[str, str]]] = []
-    try:
-        for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
-            if header is None:
-                header = [by_header.get(c.strip().lower()) for c in cells]
-                unknown = [c.strip() for c, k in zip(cells, header) if k is None and c.strip()]
-                missing = [k for k, (_, _, required) in COLUMNS.items() if required and k not in header]
-                if unknown or missing:
-                    parts = ([f"unknown column {', '.join(unknown)}"] if unknown else []) + \
-                        ([f"missing column {', '.join(missing)}"] if missing else [])
-                    raise ValidationFailed(f"line {reader.line_num}: header: {'; '.join(parts)}", field="file",
-                                           details={"report": [f"line {reader.line_num}: header: {p}" for p in parts]})
-                continue
-            values = {k: (cells[i].strip() if i < len(cells) else "") for i, k in enumerate(header) if k}
-            rows.append((reader.line_num, values))
-    except csv.Error as exc:
-        raise ValidationFailed(f"line {reader.line_num}: not readable as CSV: {exc}", field="file") from None
-    if header is None:
-        raise ValidationFailed("the file is empty (文件是空的)", field="file")
-    if len(rows) > MAX_LINES:
-        raise ValidationFailed(f"at most {MAX_LINES} shifts per import", field="file")
-    return rows
+    ``file`` (and the line) for an unreadable file or a bad header."""
+    return read_table(csv_lines(decode(data)), COLUMNS, max_rows=MAX_LINES, lang="en")
 
 
 class _Checker:
@@ -154,7 +112,7 @@ class _Checker:
         self.seen: dict[tuple[int, date], int] = {}
 
     def bad(self, line: int, column: str, en: str, zh: str) -> None:
-        self.errors.append(LineError(line, column, en, zh))
+        self.errors.append(LineError(line, column, _LABELS[column], zh, en))
 
     def person(self, line: int, column: str, username: str, place: str) -> Person | None:
         p = self.s.execute(select(Person).where(Person.username == username.lower())).scalar_one_or_none()
@@ -224,6 +182,32 @@ class _Checker:
         assert day is not None and center is not None and lead is not None
         return RotaLine(line, center, day, lead, officers, leader, special, shift)
 
+    def check_needs(self, lines: list[RotaLine]) -> list[LineError]:
+        """Refuse lines whose shift needs a leader on shift and names none; return warnings for
+        lines under their shift's minimum staff. One rules lookup per center."""
+        warnings: list[LineError] = []
+        by_center: dict[int, list[RotaLine]] = {}
+        for ln in lines:
+            by_center.setdefault(ln.center.id, []).append(ln)
+        for center_id, group in by_center.items():
+            horizon = emergency_horizon(self.s, center_id, self.now)
+            days = [ln.day for ln in group]
+            rules = rules_for_days(
+                self.s, center_id, days, marks={ln.day: ln.special for ln in group if ln.special},
+                emergency_days=[d for d in days if horizon is not None and shift_bounds(d)[0] < horizon])
+            for ln in group:
+                rule = rules[ln.day]
+                if rule.needs_leader and ln.leader is None:
+                    why = f" [{rule.label}]" if rule.label else ""
+                    self.bad(ln.line, "leader", f"the shift of {ln.day}{why} needs a leader on shift (带班领导)",
+                             f"{ln.day} 班次{why}须有带班领导")
+                staff = 1 + len(ln.officers)
+                if staff < rule.minimum:
+                    warnings.append(LineError(
+                        ln.line, "officers", _LABELS["officers"], f"{ln.day} 班次在岗 {staff} 人, 最少 {rule.minimum} 人",
+                        f"{staff} on the shift of {ln.day}, its minimum is {rule.minimum}"))
+        return warnings
+
 
 def import_rota(session: Session, catalog: WorkflowCatalog, data: bytes | str, *, actor: Actor,
                 default_center: str | None = None, dry_run: bool = False) -> RotaImportResult:
@@ -238,10 +222,11 @@ def import_rota(session: Session, catalog: WorkflowCatalog, data: bytes | str, *
     rows = read_csv(data)
     checker = _Checker(session, default_center, utcnow())
     lines = [checked for number, row in rows if (checked := checker.check(number, row)) is not None]
+    warnings = checker.check_needs(lines)
     if checker.errors:
         session.rollback()
         raise RotaImportRejected(sorted(checker.errors, key=lambda e: e.line))
-    result = RotaImportResult(lines=lines, dry_run=dry_run)
+    result = RotaImportResult(lines=lines, dry_run=dry_run, warnings=warnings)
     if dry_run:
         session.rollback()
         return result

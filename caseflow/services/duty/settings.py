@@ -8,6 +8,10 @@ DEFAULTS: dict[str, Any] = {
     "DUTY_SHIFT_START": "08:30",
     "DUTY_MIN_STAFF": 2,
     "DUTY_MIN_STAFF_EMERGENCY": 4,
+    "DUTY_MIN_STAFF_HOLIDAY": 3,
+    "DUTY_MIN_STAFF_SPECIAL": 3,
+    "DUTY_HOLIDAY_LEADER": True,
+    "DUTY_SPECIAL_LEADER": True,
     "HANDOVER_GRACE_MIN": 30,
     "HANDOVER_REMINDER_MIN": 30,
     "ROLL_CALL_ANSWER_MIN": 5,
@@ -28,6 +32,14 @@ def setting(name: str) -> Any:
 def int_setting(name: str) -> int:
     """An integer setting (environment overrides arrive as strings)."""
     return int(setting(name))
+
+
+def bool_setting(name: str) -> bool:
+    """A yes/no setting (an environment override may arrive as ``"false"``, ``"0"``, ``"off"``)."""
+    value = setting(name)
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
 
 
 def shift_start() -> time:
