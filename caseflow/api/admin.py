@@ -4,7 +4,8 @@
 ``POST /api/admin/import/<kind>``               multipart ``file`` (XLSX or UTF-8 CSV); ``?dry_run=1``
                                                  checks only. 422 with a row-by-row report, nothing written;
 ``GET  /api/admin/export/<kind>.xlsx|.csv``     the records in the template format.
-Administrators only.
+One record at a time (list, create, change, deactivate, history) of areas, departments,
+categories and people: :mod:`caseflow.api.admin_records`. Administrators only.
 """
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ from caseflow.security.actor import Actor
 from caseflow.services import admin_import as svc
 from caseflow.services.access import deny, record_audit
 
+from .admin_records import register as register_records
 from .auth import current_actor
 
 blp = Blueprint("admin_api", __name__, url_prefix="/api/admin",
-                description="Administration: bulk import and export (departments, people, categories, grids)")
+                description="Administration: areas, departments, categories and people one by one (ledgered); "
+                            "bulk import and export (departments, people, categories, grids)")
 
 KIND = "<any(departments, people, categories, grids, all):kind>"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -121,13 +124,13 @@ class Import(MethodView):
         and ``errors.report`` (``第 N 行: 字段 X: 问题``), and nothing is written. Existing codes
         (usernames) are updated. New people without a password get one, returned once.
         """
-        require_admin("import")
+        actor = require_admin("import")
         try:
             upload = _file()
         except RequestEntityTooLarge:
             raise PayloadTooLarge("the file is too large", field="file") from None
         data = svc.read_upload(upload.filename or "", upload.read(), kind)
-        return svc.import_rows(db.session(), data, dry_run=args["dry_run"]).to_dict()
+        return svc.import_rows(db.session(), data, dry_run=args["dry_run"], actor=actor).to_dict()
 
 
 def _file() -> Any:
@@ -135,3 +138,6 @@ def _file() -> Any:
     if upload is None:
         raise ValidationFailed("file is required (multipart/form-data field 'file')", field="file")
     return upload
+
+
+register_records(blp, require_admin)

@@ -23,10 +23,12 @@ from caseflow.notify.webhook import safe_url
 from caseflow.security.actor import Actor
 from caseflow.services import transition
 from caseflow.services.access import UNSCOPED_ROLES, can_see_department_item, deny, record_audit
-from caseflow.services.escalation_views import run_view, runs_view  # noqa: F401  (run_view: kept public here)
+from caseflow.services.escalation_views import runs_view
 from caseflow.services.overdue import overdue_clause
 
 from .auth import current_actor
+from .pagination import HEADERS_DOC as PAGE_HEADERS
+from .pagination import PageQuerySchema, paged_feed, where_given
 from .schemas import ID_RANGE
 
 blp = Blueprint("escalations", __name__, url_prefix="/api",
@@ -38,10 +40,11 @@ OUTBOX_ROLES = ("admin", "duty_lead")
 
 # --- schemas ---------------------------------------------------------------------------------
 
-class _ItemFilter(Schema):
+class _ItemFilter(PageQuerySchema):
+    """The item filters and the paging every list here shares (per_page 100 by default)."""
+
     item_type = fields.String(load_default=None, validate=validate.OneOf(sorted(ITEM_MODELS)))
     item_id = fields.Integer(load_default=None, validate=ID_RANGE)
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 class EscalationQuerySchema(_ItemFilter):
@@ -140,11 +143,6 @@ class NotificationSchema(Schema):
 
 # --- scope helpers ---------------------------------------------------------------------------
 
-def _scoped(actor: Actor) -> bool:
-    """True for actors limited to their own department's items (handlers)."""
-    return not (actor.roles & UNSCOPED_ROLES or actor.client)
-
-
 def _department_clause(actor: Actor, type_col: Any, id_col: Any) -> Any:
     """SQL pre-filter: rows whose item is held by the actor's department."""
     if actor.department_id is None:
@@ -165,12 +163,21 @@ def _visible(actor: Actor, item_type: str, item_id: int, cache: dict[tuple[str, 
     return cache[key]
 
 
-def _filter_items(query: Any, args: dict[str, Any], type_col: Any, id_col: Any) -> Any:
-    if args.get("item_type"):
-        query = query.where(type_col == args["item_type"])
-    if args.get("item_id"):
-        query = query.where(id_col == args["item_id"])
-    return query
+def _listed(query: Any, args: dict[str, Any], actor: Actor, type_col: Any, id_col: Any) -> Any:
+    """The shared part of these lists' queries: the item filters, then the caller's scope in SQL
+    (handlers: items their department holds; machine clients: none), so pages and totals count
+    only rows the caller may see. Rows are checked again one by one (:func:`_visible_only`)."""
+    query = where_given(query, args, {"item_type": type_col, "item_id": id_col})
+    if actor.roles & UNSCOPED_ROLES:
+        return query
+    if actor.client:
+        return query.where(false())
+    return query.where(_department_clause(actor, type_col, id_col))
+
+
+def _visible_only(actor: Actor, rows: list[Any]) -> list[Any]:
+    cache: dict[tuple[str, int], bool] = {}
+    return [r for r in rows if _visible(actor, r.item_type, r.item_id, cache)]
 
 
 # --- views -----------------------------------------------------------------------------------
@@ -178,19 +185,16 @@ def _filter_items(query: Any, args: dict[str, Any], type_col: Any, id_col: Any) 
 @blp.route("/escalations")
 class Escalations(MethodView):
     @blp.arguments(EscalationQuerySchema, location="query")
-    @blp.response(200, EscalationSchema(many=True))
-    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        """Escalations (default: active), newest first, with who was told and who acknowledged."""
-        actor = current_actor()
-        query = select(EscalationRun).order_by(EscalationRun.id.desc()).limit(args["limit"])
+    @blp.response(200, EscalationSchema(many=True), headers=PAGE_HEADERS)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Escalations (default: active), newest first, paged, with who was told and who acknowledged."""
+        actor: Actor = current_actor()  # type: ignore[assignment]
+        query = select(EscalationRun).order_by(EscalationRun.id.desc())
         if args["status"] != "all":
             query = query.where(EscalationRun.status == args["status"])
-        query = _filter_items(query, args, EscalationRun.item_type, EscalationRun.item_id)
-        if _scoped(actor):  # type: ignore[arg-type]
-            query = query.where(_department_clause(actor, EscalationRun.item_type, EscalationRun.item_id))  # type: ignore[arg-type]
-        cache: dict[tuple[str, int], bool] = {}
-        runs = [r for r in db.session.execute(query).scalars() if _visible(actor, r.item_type, r.item_id, cache)]  # type: ignore[arg-type]
-        return runs_view(db.session(), runs)
+        query = _listed(query, args, actor, EscalationRun.item_type, EscalationRun.item_id)
+        return paged_feed(db.session(), query, args, default=100,
+                          views=lambda runs: runs_view(db.session(), _visible_only(actor, runs)))
 
 
 @blp.route("/escalations/<int:run_id>/acknowledge")
@@ -212,14 +216,14 @@ class Acknowledge(MethodView):
 @blp.route("/deadlines")
 class Deadlines(MethodView):
     @blp.arguments(DeadlineQuerySchema, location="query")
-    @blp.response(200, DeadlineSchema(many=True))
-    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        """Running deadlines, soonest first, with seconds left (negative: overdue).
+    @blp.response(200, DeadlineSchema(many=True), headers=PAGE_HEADERS)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Running deadlines, soonest first, paged, with seconds left (negative: overdue).
 
         Overdue ones include deadlines that already fired while the item is still in the state
         they concern (e.g. an instruction marked late): the console's definition, shared.
         """
-        actor = current_actor()
+        actor: Actor = current_actor()  # type: ignore[assignment]
         now = utcnow()
         running = and_(Deadline.status == "pending", Deadline.due_at > now)
         if args["overdue"] is True:
@@ -229,19 +233,17 @@ class Deadlines(MethodView):
         else:
             where = or_(running, overdue_clause(now))
         query = select(Deadline).where(where).order_by(Deadline.due_at, Deadline.id)
-        query = _filter_items(query, args, Deadline.item_type, Deadline.item_id).limit(args["limit"])
-        if _scoped(actor):  # type: ignore[arg-type]
-            query = query.where(_department_clause(actor, Deadline.item_type, Deadline.item_id))  # type: ignore[arg-type]
-        cache: dict[tuple[str, int], bool] = {}
-        out = []
-        for d in db.session.execute(query).scalars():
-            if not _visible(actor, d.item_type, d.item_id, cache):  # type: ignore[arg-type]
-                continue
-            left = (d.due_at - now).total_seconds()
-            out.append({"id": d.id, "item_type": d.item_type, "item_id": d.item_id, "key": d.key,
-                        "state": d.state, "status": d.status, "clock": d.clock, "armed_at": d.armed_at, "due_at": d.due_at,
-                        "seconds_left": round(left, 1), "overdue": left <= 0, "on_expiry": d.on_expiry or {}})
-        return out
+        query = _listed(query, args, actor, Deadline.item_type, Deadline.item_id)
+        return paged_feed(db.session(), query, args, default=100,
+                          views=lambda rows: [deadline_view(d, now) for d in _visible_only(actor, rows)])
+
+
+def deadline_view(d: Deadline, now: Any) -> dict[str, Any]:
+    """The API view of a deadline, with the seconds left at ``now``."""
+    left = (d.due_at - now).total_seconds()
+    return {"id": d.id, "item_type": d.item_type, "item_id": d.item_id, "key": d.key, "state": d.state,
+            "status": d.status, "clock": d.clock, "armed_at": d.armed_at, "due_at": d.due_at,
+            "seconds_left": round(left, 1), "overdue": left <= 0, "on_expiry": d.on_expiry or {}}
 
 
 def _require_outbox_role(action: str) -> Actor:
@@ -266,15 +268,14 @@ def notification_view(n: Notification) -> dict[str, Any]:
 @blp.route("/notifications")
 class Notifications(MethodView):
     @blp.arguments(NotificationQuerySchema, location="query")
-    @blp.response(200, NotificationSchema(many=True))
-    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        """The outbox, newest first; ``?status=dead`` for the dead letters. Admins and duty leads."""
+    @blp.response(200, NotificationSchema(many=True), headers=PAGE_HEADERS)
+    def get(self, args: dict[str, Any]) -> Any:
+        """The outbox, newest first, paged; ``?status=dead`` for the dead letters. Admins and duty leads."""
         _require_outbox_role("list notifications")
-        query = select(Notification).order_by(Notification.id.desc()).limit(args["limit"])
-        if args["status"]:
-            query = query.where(Notification.status == args["status"])
-        query = _filter_items(query, args, Notification.item_type, Notification.item_id)
-        return [notification_view(n) for n in db.session.execute(query).scalars()]
+        query = where_given(select(Notification).order_by(Notification.id.desc()), args, {
+            "status": Notification.status, "item_type": Notification.item_type, "item_id": Notification.item_id})
+        return paged_feed(db.session(), query, args, default=100,
+                          views=lambda rows: [notification_view(n) for n in rows])
 
 
 @blp.route("/notifications/<int:notification_id>/retry")

@@ -17,6 +17,7 @@ from .duty import (
     RollCall,
     SwapRequest,
 )
+from .duty_rules import PERIOD_KINDS, DutyCenterRule, DutySpecialPeriod
 from .geo import AREA_KINDS, Area, Grid
 from .idempotency import IdempotencyKey
 from .instruction import SEVERITIES, Instruction
@@ -45,4 +46,5 @@ __all__ = [
     "IdempotencyKey",
     "CaseNumberCounter",
     "DutyAssignment", "DutyLogEntry", "EmergencyPeriod", "HandoverItem", "RollCall", "SwapRequest",
+    "PERIOD_KINDS", "DutyCenterRule", "DutySpecialPeriod",
 ]

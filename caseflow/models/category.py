@@ -21,5 +21,7 @@ class Category(Base):
     in_scope: Mapped[bool] = mapped_column(default=True)
     responsible_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     default_tier: Mapped[str] = mapped_column(String(16), default="general")
+    # False hides the category from new reports; cases and instructions filed under it keep it.
+    active: Mapped[bool] = mapped_column(default=True)
 
     responsible_department: Mapped[Department | None] = relationship()

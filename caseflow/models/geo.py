@@ -21,6 +21,8 @@ class Area(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(16))  # main_urban | other
+    # False: offered for no new grid; grids and items that name it keep pointing at it.
+    active: Mapped[bool] = mapped_column(default=True)
 
 
 class Grid(Base):

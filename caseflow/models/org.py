@@ -40,6 +40,8 @@ class Department(Base):
     head_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", use_alter=True))
     # Working hours of the unit itself, e.g. "08:30-12:00,13:30-17:30"; empty = the default.
     working_hours: Mapped[str] = mapped_column(String(80), default="")
+    # False hides the department from new work; rows that name it (history) keep pointing at it.
+    active: Mapped[bool] = mapped_column(default=True)
 
     center: Mapped[Center | None] = relationship()
     head: Mapped[Person | None] = relationship(foreign_keys=[head_id])

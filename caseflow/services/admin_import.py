@@ -22,7 +22,6 @@ import csv
 import io
 import json
 import re
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,12 +43,19 @@ from caseflow.models import (
     Grid,
     Person,
     PersonRole,
+    utcnow,
 )
+from caseflow.security.actor import Actor
 from caseflow.security.passwords import hash_password
-from caseflow.services.people import MIN_PASSWORD_LENGTH, USERNAME_RE, normalise_username
+from caseflow.services import ledger
+from caseflow.services.access import admin_role, record_audit
+from caseflow.services.people import MIN_PASSWORD_LENGTH, USERNAME_RE, generate_password, normalise_username
+from caseflow.services.tabular import Column, LineError, Rows, csv_lines, decode, read_table, sheet_lines
 
 # Order matters: departments before the people who belong to them, people before heads/leaders.
 KINDS = ("departments", "people", "categories", "grids")
+# The ledger item type of each kind's records (the chains single changes are ledgered on, too).
+LEDGER_TYPES = {"departments": "department", "people": "person", "categories": "category", "grids": "grid"}
 MAX_ROWS = 5000
 DEPARTMENT_KINDS = ("department", "unit")
 ROLE_NAMES_ZH = {"liaison": "应急联络员", "dispatcher": "受理派遣员", "handler": "处置部门", "duty_lead": "值班长",
@@ -58,16 +64,6 @@ _ROLE_BY_NAME = {**{r: r for r in ROLES}, **{zh: r for r, zh in ROLE_NAMES_ZH.it
 _YES = {"是", "y", "yes", "true", "1", "√"}
 _NO = {"否", "n", "no", "false", "0", "×", ""}
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a template: its key, Chinese and English headers, and whether it is required."""
-
-    key: str
-    zh: str
-    en: str
-    required: bool = False
 
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
@@ -102,36 +98,32 @@ _SHEET_KIND = {**{k: k for k in KINDS}, **{v: k for k, v in SHEET_TITLES.items()
 
 
 @dataclass(frozen=True)
-class RowError:
-    """One problem in one row: ``row`` is the spreadsheet row number (header = 1)."""
+class RowError(LineError):
+    """One problem in one row of one kind: ``line`` is the spreadsheet row number (header = 1)."""
 
-    kind: str
-    row: int
-    field: str
-    zh: str
-    en: str
+    kind: str = ""
+    noun: str = "row"
 
-    def line(self, lang: str = "zh") -> str:
-        """``第 N 行: 字段 X: 问题`` or ``row N: field X: problem``."""
-        if lang == "en":
-            return f"{self.kind} row {self.row}: field {self.field}: {self.en}"
-        return f"{SHEET_TITLES[self.kind]} 第 {self.row} 行: 字段 {self.field}: {self.zh}"
+    @property
+    def row(self) -> int:
+        """The spreadsheet row number."""
+        return self.line
 
     def to_dict(self) -> dict[str, Any]:
-        """For the API's error report."""
-        return {"kind": self.kind, "row": self.row, "field": self.field, "message": self.zh, "message_en": self.en,
-                "line": self.line("zh"), "line_en": self.line("en")}
+        """For the API's error report (``field`` is the column's Chinese header, as in the template)."""
+        return {"kind": self.kind, "row": self.line, "field": self.label, "key": self.field, "message": self.zh,
+                "message_en": self.en, "line": self.text("zh"), "line_en": self.text("en")}
 
 
 class ImportRejected(ValidationFailed):
     """Some rows are invalid; nothing was imported. ``errors`` lists every problem."""
 
     def __init__(self, errors: list[RowError]) -> None:
-        first = errors[0].line("zh")
+        first = errors[0].text("zh")
         more = f"（另有 {len(errors) - 1} 处问题）" if len(errors) > 1 else ""
         super().__init__(f"导入未执行，没有写入任何数据: {first}{more}", field="file",
                          details={"rows": [e.to_dict() for e in errors],
-                                  "report": [e.line("zh") for e in errors]})
+                                  "report": [e.text("zh") for e in errors]})
         self.errors = errors
 
 
@@ -143,6 +135,8 @@ class ImportResult:
     updated: dict[str, int] = field(default_factory=dict)
     passwords: list[dict[str, str]] = field(default_factory=list)
     dry_run: bool = False
+    # (ledger item type, record, created) of every record written, for the ledger.
+    records: list[tuple[str, Any, bool]] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """For the API."""
@@ -151,9 +145,6 @@ class ImportResult:
 
 
 # --- reading files ---------------------------------------------------------------------------
-
-Rows = list[tuple[int, dict[str, str]]]  # (spreadsheet row number, {column key: text})
-
 
 def read_upload(filename: str, data: bytes, kind: str | None) -> dict[str, Rows]:
     """The rows of an uploaded XLSX (one or more sheets) or CSV (one kind), by kind.
@@ -169,12 +160,7 @@ def read_upload(filename: str, data: bytes, kind: str | None) -> dict[str, Rows]
     if kind is None:
         raise ValidationFailed("a CSV file holds one kind: choose departments, people, categories or grids",
                                field="kind")
-    try:
-        text = data.decode("utf-8-sig")  # with or without the BOM Excel writes
-    except UnicodeDecodeError:
-        raise ValidationFailed("CSV 文件必须是 UTF-8 编码 (the CSV file must be UTF-8)", field="file") from None
-    table = [row for row in csv.reader(io.StringIO(text))]
-    return {kind: _rows(kind, table)}
+    return {kind: _rows(kind, csv_lines(decode(data)))}
 
 
 def _read_xlsx(data: bytes, kind: str | None) -> dict[str, Rows]:
@@ -190,8 +176,7 @@ def _read_xlsx(data: bytes, kind: str | None) -> dict[str, Rows]:
                 sheet_kind = kind  # a one-sheet file is the kind asked for, whatever its title
             if sheet_kind is None or (kind is not None and sheet_kind != kind):
                 continue
-            table = [[_cell_text(c) for c in row] for row in ws.iter_rows(values_only=True)]
-            out[sheet_kind] = _rows(sheet_kind, table)
+            out[sheet_kind] = _rows(sheet_kind, sheet_lines(ws.iter_rows(values_only=True)))
     finally:
         wb.close()
     if not out:
@@ -200,42 +185,9 @@ def _read_xlsx(data: bytes, kind: str | None) -> dict[str, Rows]:
     return out
 
 
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # Excel turns 8000 into 8000.0
-    return str(value).strip()
-
-
-def _rows(kind: str, table: list[list[str]]) -> Rows:
-    """Map the header row to column keys; data rows keep their spreadsheet numbers."""
-    while table and not any(c.strip() for c in table[0]):
-        table = table[1:]
-    if not table:
-        raise ValidationFailed(f"{kind}: 文件是空的 (the file is empty)", field="file")
-    by_header = {}
-    for col in COLUMNS[kind]:
-        for name in (col.zh, col.en, col.key):
-            by_header[name.strip().lower()] = col.key
-    header = [by_header.get(c.strip().lower()) for c in table[0]]
-    unknown = [c for c, k in zip(table[0], header) if k is None and c.strip()]
-    missing = [c.zh for c in COLUMNS[kind] if c.required and c.key not in header]
-    if unknown or missing:
-        parts = ([f"未知的列 {', '.join(unknown)}"] if unknown else []) + \
-            ([f"缺少必需的列 {', '.join(missing)}"] if missing else [])
-        raise ValidationFailed(f"{SHEET_TITLES[kind]} 第 1 行: {'；'.join(parts)}（请使用模板的表头）",
-                               field="file", details={"header": parts})
-    rows: Rows = []
-    for number, cells in enumerate(table[1:], start=2):
-        values = {key: (cells[i].strip() if i < len(cells) else "") for i, key in enumerate(header) if key}
-        if any(values.values()):
-            rows.append((number, values))
-    if len(rows) > MAX_ROWS:
-        raise ValidationFailed(f"{kind}: at most {MAX_ROWS} rows per import", field="file")
-    return rows
+def _rows(kind: str, lines: list[tuple[int, list[str]]]) -> Rows:
+    """The rows of one kind's table, numbered as in the file (the shared reader: header, blanks, limit)."""
+    return read_table(lines, COLUMNS[kind], where=(f"{SHEET_TITLES[kind]} ", f"{kind} "), max_rows=MAX_ROWS)
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -253,10 +205,16 @@ class _Checker:
             {r.get("code", "") for _, r in data.get("departments", [])}
         self.usernames = {u.lower() for u in session.execute(select(Person.username)).scalars()} | \
             {normalise_username(r.get("username", "")) for _, r in data.get("people", [])}
+        # Deactivated records keep their history but take no new people, categories or grids.
+        self.inactive = {
+            "department": set(session.execute(select(Department.code).where(Department.active.is_(False))).scalars()),
+            "area": set(session.execute(select(Area.code).where(Area.active.is_(False))).scalars()),
+        }
 
     def bad(self, kind: str, row: int, column: str, zh: str, en: str) -> None:
         label = next(c.zh for c in COLUMNS[kind] if c.key == column)
-        self.errors.append(RowError(kind, row, label, zh, en))
+        self.errors.append(RowError(row, column, label, zh, en, where=(f"{SHEET_TITLES[kind]} ", f"{kind} "),
+                                    kind=kind))
 
     def check(self) -> list[RowError]:
         for kind in KINDS:
@@ -275,7 +233,7 @@ class _Checker:
                         self.bad(kind, number, key, f"与第 {seen[ident]} 行重复", f"repeats row {seen[ident]}")
                     seen.setdefault(ident, number)
                 getattr(self, f"_{kind}")(number, row)
-        return sorted(self.errors, key=lambda e: (KINDS.index(e.kind), e.row))
+        return sorted(self.errors, key=lambda e: (KINDS.index(e.kind), e.line))
 
     def _code(self, kind: str, number: int, row: dict[str, str]) -> None:
         code = row.get("code", "")
@@ -290,6 +248,8 @@ class _Checker:
         value = row.get(column, "")
         if value and (value.lower() if column in ("head", "action_group_leader", "leader") else value) not in known:
             self.bad(kind, number, column, f"找不到{what} {value!r}", f"no {what_en} {value!r}")
+        elif value and value in self.inactive.get(what_en, ()):
+            self.bad(kind, number, column, f"{what} {value!r} 已停用", f"{what_en} {value!r} is inactive")
 
     def _departments(self, number: int, row: dict[str, str]) -> None:
         self._code("departments", number, row)
@@ -370,11 +330,22 @@ def _flag(text: str, default: bool = True) -> bool | None:
 
 # --- import ----------------------------------------------------------------------------------
 
-def import_rows(session: Session, data: dict[str, Rows], *, dry_run: bool = False) -> ImportResult:
+def import_rows(session: Session, data: dict[str, Rows], *, dry_run: bool = False,
+                actor: Actor | None = None) -> ImportResult:
     """Validate every row of every kind, then write them all in one transaction (or nothing).
 
     Raises ``ImportRejected`` listing every problem (nothing written). Commits unless ``dry_run``.
+    With ``actor`` (an administrator; anyone else is refused) every record written is ledgered on
+    its own chain (``import_department``, ``import_person``, ...; see :mod:`admin_records`).
     """
+    role = None
+    if actor is not None:
+        try:
+            role = admin_role(actor, "import", "admin data", "organisation data")
+        except BaseException as exc:
+            session.rollback()
+            record_audit(session, exc)
+            raise
     errors = _Checker(session, data).check()
     if errors:
         session.rollback()
@@ -387,6 +358,8 @@ def import_rows(session: Session, data: dict[str, Rows], *, dry_run: bool = Fals
         _apply_departments(session, data.get("departments", []), codes, result, heads=True)
         _apply_categories(session, data.get("categories", []), result)
         _apply_grids(session, data.get("grids", []), codes, result)
+        if actor is not None and role is not None and not dry_run:
+            _ledger(session, actor, role, result)
         if dry_run:
             session.rollback()
             result.passwords = []  # nothing was stored, so no password exists
@@ -398,9 +371,21 @@ def import_rows(session: Session, data: dict[str, Rows], *, dry_run: bool = Fals
     return result
 
 
-def _count(result: ImportResult, kind: str, created: bool) -> None:
+def _count(result: ImportResult, kind: str, created: bool, record: Any) -> None:
     target = result.created if created else result.updated
     target[kind] = target.get(kind, 0) + 1
+    result.records.append((LEDGER_TYPES[kind], record, created))
+
+
+def _ledger(session: Session, actor: Actor, role: str, result: ImportResult) -> None:
+    """One entry per record written, on the record's chain, as single changes are ledgered."""
+    session.flush()
+    now = utcnow()
+    for item_type, record, created in result.records:
+        ident = {"username": record.username} if item_type == "person" else {"code": record.code}
+        ledger.append(session, item_type=item_type, item_id=record.id, trigger=f"import_{item_type}", actor=actor,
+                      role=role, at=now, from_state=None, to_state=None,
+                      payload={**ident, "created": created, "source": "import"})
 
 
 def _department_by_code(session: Session) -> dict[str, Department]:
@@ -427,7 +412,7 @@ def _apply_departments(session: Session, rows: Rows, centers: dict[str, int], re
             dept.kind = {"部门": "department", "单位": "unit"}.get(row.get("kind", ""), row.get("kind") or "department")
             dept.center_id = centers.get(row.get("center", "")) if row.get("center") else None
             dept.working_hours = row.get("working_hours", "")
-            _count(result, "departments", created)
+            _count(result, "departments", created, dept)
             continue
         assert dept is not None
         dept.head = people.get(row["head"].lower()) if row.get("head") else None
@@ -451,7 +436,7 @@ def _apply_people(session: Session, rows: Rows, centers: dict[str, int], result:
         if person is None:
             person = Person(username=username, channels=[], locale="zh")
             session.add(person)
-            password = row.get("password") or _generated_password()
+            password = row.get("password") or generate_password()
             if not row.get("password"):
                 result.passwords.append({"username": username, "password": password})
             person.password_hash = hash_password(password)
@@ -469,7 +454,7 @@ def _apply_people(session: Session, rows: Rows, centers: dict[str, int], result:
             person.role_rows.remove(role_row)
         held = {r.role for r in person.role_rows}
         person.role_rows.extend(PersonRole(role=r) for r in roles if r not in held)
-        _count(result, "people", created)
+        _count(result, "people", created, person)
     session.flush()
 
 
@@ -488,7 +473,7 @@ def _apply_categories(session: Session, rows: Rows, result: ImportResult) -> Non
         dept = row.get("responsible_department")
         cat.responsible_department_id = departments[dept].id if dept else None
         cat.default_tier = row.get("default_tier") or "general"
-        _count(result, "categories", created)
+        _count(result, "categories", created, cat)
     session.flush()
 
 
@@ -507,13 +492,8 @@ def _apply_grids(session: Session, rows: Rows, centers: dict[str, int], result: 
         grid.center_id = centers.get(row.get("center", "")) if row.get("center") else None
         grid.leader_id = people[row["leader"].lower()].id if row.get("leader") else None
         grid.shape = json.loads(row["shape"]) if row.get("shape") else None
-        _count(result, "grids", created)
+        _count(result, "grids", created, grid)
     session.flush()
-
-
-def _generated_password() -> str:
-    """12 characters, shown once to the administrator."""
-    return secrets.token_urlsafe(9)
 
 
 # --- export and templates --------------------------------------------------------------------

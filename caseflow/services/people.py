@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
@@ -77,8 +78,11 @@ def create_person(
     unknown = [r for r in role_list if r not in ROLES]
     if unknown:
         raise ValidationFailed(f"unknown role {unknown[0]!r}; roles are {', '.join(ROLES)}", field="roles")
-    if department_id is not None and session.get(Department, department_id) is None:
+    department = session.get(Department, department_id) if department_id is not None else None
+    if department_id is not None and department is None:
         raise ValidationFailed(f"department {department_id} does not exist", field="department_id")
+    if department is not None and not department.active:
+        raise ValidationFailed(f"department {department.code} is inactive", field="department_id")
     if "handler" in role_list and department_id is None:
         # A handler's scope is their department; without one they could see nothing.
         raise ValidationFailed("a handler needs a department", field="department_id")
@@ -97,6 +101,11 @@ def create_person(
     if commit:
         session.commit()
     return person
+
+
+def generate_password() -> str:
+    """12 random characters (``secrets``), shown once to the administrator; only the hash is kept."""
+    return secrets.token_urlsafe(9)
 
 
 def set_password(session: Session, person: Person, password: str, *, commit: bool = True) -> None:

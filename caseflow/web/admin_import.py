@@ -11,9 +11,10 @@ from flask import Blueprint, render_template, request
 
 from caseflow.errors import DomainError, ValidationFailed
 from caseflow.extensions import db
+from caseflow.security.actor import Actor
 from caseflow.services import admin_import as svc
 
-from .guards import ADMIN_ROLES, login_required
+from .guards import ADMIN_ROLES, current_person, login_required
 from .i18n import current_language
 
 bp = Blueprint("admin_import", __name__, url_prefix="/admin/import", template_folder="templates")
@@ -72,9 +73,10 @@ def page() -> tuple[str, int] | str:
             if upload is None or not upload.filename:
                 raise ValidationFailed("请选择文件 (choose a file)", field="file")
             data = svc.read_upload(upload.filename, upload.read(), kind)
-            result = svc.import_rows(db.session(), data, dry_run=bool(request.form.get("dry_run"))).to_dict()
+            result = svc.import_rows(db.session(), data, dry_run=bool(request.form.get("dry_run")),
+                                    actor=Actor.from_person(current_person())).to_dict()  # type: ignore[arg-type]
         except svc.ImportRejected as exc:
-            report = [e.line(current_language()) for e in exc.errors]
+            report = [e.text(current_language()) for e in exc.errors]
             status = 422
         except DomainError as exc:
             error, status = exc.message, exc.status
