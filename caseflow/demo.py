@@ -368,15 +368,34 @@ def _data_for(trigger: str, item: Any, street: Street, rng: random.Random, respo
     }.get(trigger, lambda: {})()
 
 
+# A 1x1 PNG: the site photo (现场照片) a simple case's result must carry.
+SITE_PHOTO = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                           "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e5270de1"
+                           "0000000049454e44ae426082")
+
+
+def _site_photo(session: Session, item: Any, actor: Actor) -> str:
+    """Upload the demo's site photo to a simple case; its reference for the result."""
+    import io
+
+    from caseflow.services import attachments
+
+    row = attachments.store(session, item_type="case", item_id=item.id, actor=actor, filename="现场照片.png",
+                            stream=io.BytesIO(SITE_PHOTO))
+    return f"attachment:{row.id}"
+
+
 def _drive(session: Session, catalog: WorkflowCatalog, item: Any, path: list[tuple[str, str]], steps: int,
            street: Street, rng: random.Random, responsible: int | None) -> bool:
     """Fire the first ``steps`` triggers of ``path``; stop (and say so) at the first refusal."""
     for trigger, who in path[:steps]:
         real = "dispatch" if trigger == "misdispatch" else trigger
         try:
-            item = transition.fire(session, catalog, item.item_type, item.id, real,
-                                   actor=_actor_for(who, item, street, rng),
-                                   data=_data_for(trigger, item, street, rng, responsible))
+            actor = _actor_for(who, item, street, rng)
+            data = _data_for(trigger, item, street, rng, responsible)
+            if real == "report_result" and getattr(item, "tier", None) == "simple":
+                data["evidence_refs"] = [_site_photo(session, item, actor)]
+            item = transition.fire(session, catalog, item.item_type, item.id, real, actor=actor, data=data)
         except DomainError as exc:
             # A definition changed since this demo was written: keep the item where it is.
             log.info("demo %s %s stopped before %s: %s", item.item_type, item.id, real, exc)

@@ -61,6 +61,24 @@ class CaseActionSchema(Schema):
     evidence_refs = fields.List(fields.String(validate=validate.Length(max=200)), validate=validate.Length(max=50))
 
 
+class CaseReclassifySchema(Schema):
+    """Reclassification at registration (立案改类): the new category and/or grid, by id or code."""
+
+    category_id = fields.Integer(validate=ID_RANGE)
+    category = fields.String(validate=validate.Length(min=1, max=40))
+    grid_id = fields.Integer(validate=ID_RANGE)
+    grid = fields.String(validate=validate.Length(min=1, max=40))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+    comment = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class CasePublicSchema(Schema):
+    """Show (``public: true``) or hide a case on the public Open311 GET endpoints."""
+
+    public = fields.Boolean(required=True)
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
 class CaseListArgsSchema(Schema):
     """Filters and paging of the case list."""
 
@@ -71,6 +89,9 @@ class CaseListArgsSchema(Schema):
     channel = fields.String(validate=validate.OneOf(CHANNELS))
     overdue = fields.Boolean()
     urgent = fields.Boolean()
+    # The district center's queues (caseflow.services.cases.district.QUEUES).
+    queue = fields.String(validate=validate.OneOf(("escalated", "joint")),
+                          metadata={"description": "escalated: awaiting the district center; joint: in joint handling"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 

@@ -23,6 +23,7 @@ from caseflow.models import (
     utcnow,
 )
 from caseflow.security.actor import Actor
+from caseflow.services import open311
 from caseflow.services.access import (
     can_see_department_item,
     can_see_item,
@@ -31,10 +32,12 @@ from caseflow.services.access import (
 )
 from caseflow.services.cases import (
     closing,
+    district,
     duplicates,
     extension,
     handling,
     intake,
+    reclassify,
     review,
     supervision,
     tiers,
@@ -51,6 +54,8 @@ from .case_schemas import (
     CaseDetailSchema,
     CaseListArgsSchema,
     CasePageSchema,
+    CasePublicSchema,
+    CaseReclassifySchema,
     CaseSchema,
 )
 
@@ -173,8 +178,14 @@ def case_view(case: Case, actor: Actor, overdue: bool | None = None) -> dict[str
         "reported_at": case.reported_at, "closed_at": case.closed_at, "overdue": overdue,
         "read_only": case.read_only, "record": dict(case.data or {}),
         "available_actions": [a for a, (t, _) in ACTIONS.items() if t in triggers and a != "merge"]
-        + (["merge"] if "void" in triggers else []),
+        + (["merge"] if "void" in triggers else []) + (["reclassify"] if _may_reclassify(case, actor) else []),
     }
+
+
+def _may_reclassify(case: Case, actor: Actor) -> bool:
+    """Reclassification is no workflow transition: the reclassify service's own rule (its roles,
+    before dispatch) says whether the caller may take it."""
+    return bool(set(reclassify.ROLES) & actor.roles) and reclassify.allowed(case)
 
 
 def _channel_for(actor: Actor, asked: str | None) -> str:
@@ -223,7 +234,8 @@ class Cases(MethodView):
     @blp.arguments(CaseListArgsSchema, location="query")
     @blp.response(200, CasePageSchema, headers=PAGE_HEADERS)
     def get(self, args: dict[str, Any]) -> Any:
-        """Cases, newest first, filtered by state, tier, category, department, channel, overdue; paged."""
+        """Cases, newest first, filtered by state, tier, category, department, channel, overdue and
+        the district center's queue (``escalated``, ``joint``); paged."""
         actor = current_actor()
         assert actor is not None
         now = utcnow()
@@ -233,6 +245,8 @@ class Cases(MethodView):
                 q = q.where(getattr(Case, name) == args[name])
         if args.get("category"):
             q = q.join(Category, Category.id == Case.category_id).where(Category.code == args["category"])
+        if args.get("queue"):
+            q = q.where(district.queue_clause(args["queue"]))
         if args.get("overdue") is not None:
             clause = _overdue_clause(now)
             q = q.where(clause if args["overdue"] else ~clause)
@@ -315,5 +329,50 @@ class CaseAction(MethodView):
         visible_case(actor, case_id)
         _, call = ACTIONS[action]
         case = call(db.session(), get_catalog(), case_id, actor, body)
+        db.session.refresh(case)
+        return case_view(case, actor)
+
+
+def _category_id(body: dict[str, Any]) -> int | None:
+    if body.get("category_id") is not None:
+        return int(body["category_id"])
+    if body.get("category"):
+        category_id = db.session.execute(select(Category.id).where(Category.code == body["category"])).scalar()
+        if category_id is None:
+            raise ValidationFailed(f"unknown category {body['category']!r}", field="category")
+        return category_id
+    return None
+
+
+@blp.route("/<int:case_id>/reclassify")
+class CaseReclassify(MethodView):
+    @idempotent
+    @blp.arguments(CaseReclassifySchema)
+    @blp.response(200, CaseSchema)
+    def post(self, body: dict[str, Any], case_id: int) -> dict[str, Any]:
+        """Correct the category (类别) and/or grid (网格) before dispatch (dispatcher; ledgered as
+        ``reclassify``). The same values again change nothing; after dispatch 409."""
+        actor = current_actor()
+        assert actor is not None
+        visible_case(actor, case_id)
+        case = reclassify.reclassify(db.session(), case_id, actor=actor, category_id=_category_id(body),
+                                     grid_id=_grid_id(body), reason=body["reason"], comment=body["comment"])
+        db.session.refresh(case)
+        return case_view(case, actor)
+
+
+@blp.route("/<int:case_id>/public")
+class CasePublic(MethodView):
+    @idempotent
+    @blp.arguments(CasePublicSchema)
+    @blp.response(200, CaseSchema)
+    def post(self, body: dict[str, Any], case_id: int) -> dict[str, Any]:
+        """Show (``public: true``) or hide the case on the public Open311 GET endpoints, with a reason
+        (dispatcher or administrator; ledgered as ``set_public``; the state does not change). An
+        archived case is read-only (409)."""
+        actor = current_actor()
+        assert actor is not None
+        visible_case(actor, case_id)
+        case = open311.set_public(db.session(), case_id, actor=actor, public=body["public"], reason=body["reason"])
         db.session.refresh(case)
         return case_view(case, actor)

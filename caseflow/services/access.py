@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -86,14 +86,33 @@ def can_see_item(session: Session, actor: Actor, item_type: str, item_id: int,
                  department_ids: set[int | None]) -> bool:
     """Whether ``actor`` may read an item (and its reporters, ledger and evidence).
 
-    People and the system: by department (``can_see_department_item``). Machine clients: the
-    cases they reported, plus the item types of ``CLIENT_ITEM_TYPES`` for their kind.
+    People and the system: by department (``can_see_department_item``), and a person also sees
+    the cases they reported (a patrol inspector follows their report and adds photos to it,
+    also before dispatch and when another department holds it). Machine clients: the cases
+    they reported, plus the item types of ``CLIENT_ITEM_TYPES`` for their kind.
     """
     if not is_machine_client(actor):
-        return can_see_department_item(actor, department_ids)
+        if can_see_department_item(actor, department_ids):
+            return True
+        return item_type == "case" and person_reported_case(session, actor, item_id)
     if item_type == "case":
         return client_reported_case(session, actor, item_id)
     return client_sees_type(actor, item_type)
+
+
+def person_reported_case(session: Session, actor: Actor, case_id: int) -> bool:
+    """True when the person ``actor`` reported case ``case_id``: they filed it, or one of its
+    reporter rows is theirs (a duplicate they reported was merged into it)."""
+    if actor.person_id is None:
+        return False
+    return session.execute(select(Case.id).where(
+        Case.id == case_id, reported_by_clause(actor.person_id)).limit(1)).first() is not None
+
+
+def reported_by_clause(person_id: int) -> ColumnElement[bool]:
+    """SQL: ``Case`` was reported by the person (as :func:`person_reported_case` decides)."""
+    mine = exists().where(CaseReporter.case_id == Case.id, CaseReporter.person_id == person_id)
+    return or_(Case.reporter_id == person_id, mine)
 
 
 def client_sees_type(actor: Actor, item_type: str) -> bool:

@@ -4,6 +4,13 @@ requests are cases.
 Our states map to ``open``/``closed``; the detail goes in ``status_notes``; ``expected_datetime``
 is the case's earliest pending deadline. Submissions go through the intake service like any
 other channel.
+
+The GET endpoints are public (no api_key), so they show only public cases: those submitted
+through Open311 (``case.data["public"]`` is set at submission) and those a dispatcher made
+public (:func:`set_public`); a hotline caller's or a patrol's case never appears. What they
+show is public too: ``status_notes`` is the state's label (and a void's reason code in words),
+never a ledger comment, a note or a person's name; ``agency_responsible`` is the department
+or center that holds the case.
 """
 from __future__ import annotations
 
@@ -14,15 +21,21 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from caseflow.config import DefaultConfig
 from caseflow.errors import NotFound, PermissionDenied, ValidationFailed
-from caseflow.models import Case, Category, Deadline, LedgerEntry, utcnow
+from caseflow.models import Case, Category, Deadline, utcnow
 from caseflow.security.actor import Actor
+from caseflow.services import ledger
+from caseflow.services.access import deny
+from caseflow.services.active_records import offered, require_active
 from caseflow.services.cases import intake
+from caseflow.services.cases.guard import ensure_writable
 from caseflow.services.transition import lock_item
+from caseflow.services.unit_of_work import unit_of_work
 from caseflow.workflow.engine import WorkflowCatalog
 
 CLOSED_STATES = ("closed", "archived", "voided")
@@ -33,6 +46,16 @@ DEFAULT_JURISDICTION = DefaultConfig.OPEN311_JURISDICTION_ID
 DEFAULT_MAX_REQUESTS = DefaultConfig.OPEN311_MAX_REQUESTS
 DEFAULT_WINDOW_DAYS = DefaultConfig.OPEN311_WINDOW_DAYS
 MAX_DESCRIPTION = 4000
+# The key in case.data that puts a case on the public GET endpoints.
+PUBLIC_KEY = "public"
+# Who may show or hide a case there.
+PUBLISHER_ROLES = ("dispatcher", "admin")
+# A void's reason code, in words the public may read (the dispatcher's note stays inside).
+VOID_REASON_WORDS: dict[str, dict[str, str]] = {
+    "duplicate": {"zh": "重复上报，已并入原案件处理", "en": "a duplicate; handled with the original report"},
+    "out_of_scope": {"zh": "不属于受理范围", "en": "outside our scope"},
+    "not_registrable": {"zh": "经核实不予立案", "en": "not registrable after verification"},
+}
 
 # Every service asks the same questions; answers are kept in case.data["open311"]["attributes"].
 ATTRIBUTES: tuple[dict[str, Any], ...] = (
@@ -59,18 +82,19 @@ def check_jurisdiction(jurisdiction_id: str | None) -> None:
 
 
 def services(session: Session) -> list[Category]:
-    """The categories offered as services: those in the acceptance scope."""
-    return list(session.execute(select(Category).where(Category.in_scope.is_(True)).order_by(Category.code)).scalars())
+    """The categories offered as services: active ones in the acceptance scope."""
+    return [c for c in offered(session, Category) if c.in_scope]
 
 
 def service(session: Session, code: str | None, field_name: str = "service_code") -> Category:
-    """An in-scope category by its code; ``NotFound`` otherwise."""
+    """An active in-scope category by its code; ``NotFound`` otherwise (a deactivated one is no
+    longer offered; requests already filed under it stay readable)."""
     if not code:
         raise ValidationFailed(f"{field_name} is required", field=field_name)
     cat = session.execute(select(Category).where(Category.code == code, Category.in_scope.is_(True))).scalar()
     if cat is None:
         raise NotFound(f"service_code '{code}' not found", field=field_name)
-    return cat
+    return require_active(cat, field_name, error=NotFound)
 
 
 def service_view(cat: Category) -> dict[str, Any]:
@@ -169,19 +193,47 @@ def submit(session: Session, catalog: WorkflowCatalog, actor: Actor, sub: Submis
     name = " ".join(p for p in (sub.first_name.strip(), sub.last_name.strip()) if p)
     reporter = {"name": name, "phone": sub.phone, "device_id": sub.device_id, "email": sub.email,
                 "account_id": sub.account_id, "evidence_refs": [sub.media_url] if sub.media_url else []}
-    case, created = intake.report(
+    # The GeoReport answers and the public mark are written with the case, in one transaction.
+    extra = {"open311": {"attributes": answers, "media_url": sub.media_url or None,
+                         "address_id": sub.address_id or None},
+             PUBLIC_KEY: True}
+    return intake.report(
         session, catalog, channel=channel, actor=actor, title=title, description=sub.description,
         category_id=cat.id, lat=lat, lon=lon, address=address or sub.address_id, reporter=reporter,
-        external_ref=f"open311:{sub.external_id}" if sub.external_id else None,
+        external_ref=f"open311:{sub.external_id}" if sub.external_id else None, extra_data=extra,
     )
-    if created:
-        # The GeoReport answers belong to the case; intake has committed it, so lock and add them.
-        row = lock_item(session, "case", case.id)
-        row.data = {**(row.data or {}), "open311": {"attributes": answers, "media_url": sub.media_url or None,
-                                                    "address_id": sub.address_id or None}}
-        session.commit()
-        case = row  # type: ignore[assignment]
-    return case, created
+
+
+def public_clause() -> ColumnElement[bool]:
+    """SQL: the case may be shown on the public GET endpoints (``case.data["public"]`` is true)."""
+    return Case.data[PUBLIC_KEY].as_boolean() == true()
+
+
+def is_public(case: Case) -> bool:
+    """True when ``case`` is shown on the public GET endpoints."""
+    return (case.data or {}).get(PUBLIC_KEY) is True
+
+
+def set_public(session: Session, case_id: int, *, actor: Actor, public: bool, reason: str = "") -> Case:
+    """Show (``public=True``) or hide a case on the public Open311 GET endpoints, and commit.
+
+    Dispatchers and administrators only (a refusal is audited); an archived case is read-only.
+    The change is a ``set_public`` ledger entry with the reason; the state does not change.
+    """
+    with unit_of_work(session, what="case"):
+        case = lock_item(session, "case", case_id)
+        assert isinstance(case, Case)
+        ensure_writable(case)
+        role = next((r for r in PUBLISHER_ROLES if r in actor.roles), None)
+        if role is None:
+            raise deny(actor, "set_public", f"case {case_id}", "only dispatchers publish cases on Open311")
+        before = is_public(case)
+        case.data = {**(case.data or {}), PUBLIC_KEY: bool(public)}
+        ledger.append(session, item_type="case", item_id=case.id, trigger="set_public", actor=actor, role=role,
+                      at=utcnow(), from_state=case.state, to_state=case.state, workflow=case.workflow,
+                      workflow_version=case.workflow_version, payload={"public": bool(public), "before": before},
+                      comment=reason, item=case)
+    return case
 
 
 @dataclass
@@ -228,8 +280,9 @@ def parse_filters(args: dict[str, str]) -> Filters:
 
 
 def find_requests(session: Session, f: Filters) -> list[Case]:
-    """Cases of in-scope categories matching ``f``, newest first; the last 90 days by default."""
-    q = select(Case).join(Category, Case.category_id == Category.id).where(Category.in_scope.is_(True))
+    """Public cases of in-scope categories matching ``f``, newest first; the last 90 days by default."""
+    q = (select(Case).join(Category, Case.category_id == Category.id)
+         .where(Category.in_scope.is_(True), public_clause()))
     if f.numbers:  # the spec: with ids, the other filters do not apply
         q = q.where(Case.number.in_(f.numbers))
     else:
@@ -258,14 +311,18 @@ def find_request(session: Session, number: str) -> Case:
     return cases[0]
 
 
-def _latest_comments(session: Session, ids: list[int]) -> dict[int, str]:
-    last = (select(LedgerEntry.item_id, func.max(LedgerEntry.seq).label("seq"))
-            .where(LedgerEntry.item_type == "case", LedgerEntry.item_id.in_(ids), LedgerEntry.comment != "")
-            .group_by(LedgerEntry.item_id).subquery())
-    rows = session.execute(select(LedgerEntry.item_id, LedgerEntry.comment).join(
-        last, (LedgerEntry.item_id == last.c.item_id) & (LedgerEntry.seq == last.c.seq))
-        .where(LedgerEntry.item_type == "case"))
-    return {item_id: comment for item_id, comment in rows}
+def status_notes(catalog: WorkflowCatalog, case: Case, lang: str = "zh") -> str:
+    """The public status note: the state's label, and for a void its reason code in words.
+
+    Never a ledger comment, a note or a name: those are written for colleagues, not the public.
+    """
+    label = catalog.definition(case.workflow, case.workflow_version).label(case.state, lang)
+    if case.state == "voided":
+        words = VOID_REASON_WORDS.get(str((case.data or {}).get("void_reason") or ""), {})
+        reason = words.get(lang) or words.get("zh")
+        if reason:
+            return f"{label}：{reason}" if lang != "en" else f"{label}: {reason}"
+    return label
 
 
 def _expected(session: Session, ids: list[int]) -> dict[int, datetime]:
@@ -281,12 +338,10 @@ def request_views(session: Session, catalog: WorkflowCatalog, cases: list[Case],
                   lang: str = "zh") -> list[dict[str, Any]]:
     """GeoReport request objects for ``cases`` (``w3c`` formats datetimes)."""
     ids = [c.id for c in cases]
-    comments = _latest_comments(session, ids) if ids else {}
     expected = _expected(session, ids) if ids else {}
     out = []
     for c in cases:
-        label = catalog.definition(c.workflow, c.workflow_version).label(c.state, lang)
-        notes = f"{label}：{comments[c.id]}" if comments.get(c.id) else label
+        notes = status_notes(catalog, c, lang)
         extra = (c.data or {}).get("open311") or {}
         agency = c.department.name if c.department else (c.center.name if c.center else "")
         out.append({

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from caseflow.errors import ValidationFailed
 from caseflow.models import Department, Handover
+from caseflow.services.active_records import require_active
 
 from .context import TransitionContext
 from .registry import action, guard
@@ -12,14 +13,20 @@ from .registry import action, guard
 
 @action("assign_department")
 def assign_department(item: object, ctx: TransitionContext) -> None:
-    """Hand the item to ``data['department_id']`` (which must exist)."""
+    """Hand the item to ``data['department_id']`` (which must exist and be active)."""
     raw = ctx.data.get("department_id")
     try:
         dept_id = int(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ValidationFailed("department_id must be a department's id", field="department_id") from None
-    if ctx.session.get(Department, dept_id) is None:
+    # No autoflush: the department's row does not depend on the item's pending state change,
+    # which then goes out in the transition's one flush instead of an UPDATE of its own here.
+    with ctx.session.no_autoflush:
+        dept = ctx.session.get(Department, dept_id)
+    if dept is None:
         raise ValidationFailed(f"department {dept_id} does not exist", field="department_id")
+    # Every dispatch, second dispatch, approved return, joint handling and transfer comes here.
+    require_active(dept, "department_id")
     previous = getattr(item, "department_id", None)
     item.department_id = dept_id  # type: ignore[attr-defined]
     ctx.ledger_extra["previous_department_id"] = previous

@@ -6,9 +6,10 @@ Actions only touch ``ctx.session``, ``ctx.effects`` and ``ctx.ledger_extra``; th
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from caseflow.deadlines.clock import item_calendar
 from caseflow.deadlines.pausing import pause_running, resume_paused
@@ -16,6 +17,7 @@ from caseflow.deadlines.scheduling import schedule_deadline
 from caseflow.errors import ValidationFailed
 from caseflow.models import Case, CaseParticipant, Deadline, Department, Supervision
 from caseflow.models.case_parts import SUPERVISION_METHODS
+from caseflow.services.active_records import require_active
 from caseflow.worktime import parse_duration
 
 from .context import TransitionContext
@@ -81,17 +83,41 @@ def _department_ids(raw: Any, name: str, session: Any) -> list[int]:
             dept_id = int(value)
         except (TypeError, ValueError):
             raise ValidationFailed(f"{name} must list department ids", field=name) from None
-        if session.get(Department, dept_id) is None:
+        dept = _department(session, dept_id)
+        if dept is None:
             raise ValidationFailed(f"department {dept_id} does not exist", field=name)
+        require_active(dept, name)  # co-operating and joint-handling parts are new work
         if dept_id not in ids:
             ids.append(dept_id)
     return ids
 
 
+def _department(session: Any, dept_id: int) -> Department | None:
+    """Department ``dept_id``, if it exists. Its row does not depend on what the transition has
+    changed so far, so no autoflush: the item's changes go out in the transition's one flush
+    instead of an extra UPDATE here."""
+    with session.no_autoflush:
+        return session.get(Department, dept_id)
+
+
 def _parts(ctx: TransitionContext, case_id: int) -> list[CaseParticipant]:
-    return list(ctx.session.execute(
-        select(CaseParticipant).where(CaseParticipant.case_id == case_id).order_by(CaseParticipant.id)
-    ).scalars())
+    """The case's participants in id order, as an autoflushed query would return them.
+
+    The query runs without autoflush (which would write the item's pending state change in an
+    UPDATE of its own, the transition's flush then writing a second): rows already loaded come
+    back with their pending changes anyway, and parts added in this transaction but not yet
+    flushed are appended (they get the next ids when flushed). Parts are never deleted.
+    """
+    session = ctx.session
+    with session.no_autoflush:
+        parts = list(session.execute(_parts_statement(), {"case_id": case_id}).scalars())
+    parts += [p for p in session.new if isinstance(p, CaseParticipant) and p.case_id == case_id]
+    return parts
+
+
+@cache
+def _parts_statement() -> Any:
+    return select(CaseParticipant).where(CaseParticipant.case_id == bindparam("case_id")).order_by(CaseParticipant.id)
 
 
 def _current_rows(ctx: TransitionContext, item: Any, statuses: tuple[str, ...]) -> list[Deadline]:

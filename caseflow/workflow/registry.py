@@ -25,7 +25,9 @@ CALLBACK_MODULES = [
     "caseflow.workflow.duty_actions",
     "caseflow.workflow.instruction_actions",
     "caseflow.workflow.case_actions",
+    "caseflow.workflow.case_tier_actions",
     "caseflow.workflow.return_actions",
+    "caseflow.workflow.instruction_transfer_actions",
 ]
 
 # Who an escalation step may name; resolved to people at run time.

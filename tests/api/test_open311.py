@@ -166,7 +166,8 @@ def test_get_requests_filters_and_fields(client, session, catalog, world, app_ke
     assert {x["service_request_id"] for x in r.json} == {g1, g2, r1}
     by_id = {x["service_request_id"]: x for x in r.json}
     one = by_id[g1]
-    assert one["status"] == "open" and one["status_notes"] == "已派遣：请环卫所尽快处理"
+    # The dispatcher's comments are for colleagues: the public sees the state's label only.
+    assert one["status"] == "open" and one["status_notes"] == "已派遣"
     assert one["agency_responsible"] == "环卫所"
     assert (one["service_code"], one["service_name"]) == ("garbage", "暴露垃圾")
     assert (one["lat"], one["long"]) == (31.2304, 121.4737)
@@ -178,7 +179,7 @@ def test_get_requests_filters_and_fields(client, session, catalog, world, app_ke
     due_utc = due if due.tzinfo else due.replace(tzinfo=ZoneInfo("UTC"))
     assert one["expected_datetime"] == due_utc.astimezone(ZoneInfo("Asia/Shanghai")).isoformat(timespec="seconds")
     voided = by_id[g2]
-    assert voided["status"] == "closed" and voided["status_notes"] == "已作废：与前案重复"
+    assert voided["status"] == "closed" and voided["status_notes"] == "已作废：重复上报，已并入原案件处理"
     assert voided["expected_datetime"] is None
 
     def ids(query: str) -> set[str]:

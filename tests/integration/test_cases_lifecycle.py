@@ -25,6 +25,21 @@ from caseflow.services.cases import (
 from caseflow.worktime import parse_duration
 
 LAT, LON = 31.2305, 121.4705
+# The smallest PNG: a site photo (现场照片) for a simple case's result.
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e5270de1"
+                    "0000000049454e44ae426082")
+
+
+def site_photo(session, case_id, actor):  # type: ignore[no-untyped-def]
+    """Upload a site photo to the case; its reference for ``evidence_refs``."""
+    import io
+
+    from caseflow.services import attachments
+
+    row = attachments.store(session, item_type="case", item_id=case_id, actor=actor, filename="photo.png",
+                            stream=io.BytesIO(PNG))
+    return f"attachment:{row.id}"
 
 
 def add_category(session, world, code, tier, dept):  # type: ignore[no-untyped-def]
@@ -104,7 +119,11 @@ def test_simple_case_end_to_end(session, catalog, world):
     supervision.supervise(session, catalog, case.id, actor=world.actor("deputy"), method="on_site",
                           requirement="今日内处理完毕")
     extend_and_check(session, catalog, world, case.id, "san_handler")
-    rework_and_archive(session, catalog, world, case.id, "san_handler")
+    # Each report (the first and the one after rework) carries a new site photo.
+    rework_and_archive(session, catalog, world, case.id, "san_handler",
+                       report=lambda: handling.report_result(
+                           session, catalog, case.id, actor=patrol, result="已清理",
+                           evidence_refs=[site_photo(session, case.id, patrol)]))
     assert triggers(session, case.id) == [
         "report", "supervise", "request_extension", "approve_extension", "report_result", "check_fail",
         "report_result", "check_pass", "archive"]

@@ -57,14 +57,25 @@ def report_part(session: Session, catalog: WorkflowCatalog, case_id: int, *, act
 
 def report_result(session: Session, catalog: WorkflowCatalog, case_id: int, *, actor: Actor, result: str,
                   evidence_refs: list[Any] | None = None, comment: str = "") -> Case:
-    """Report the handling result (处置反馈) with evidence references; the case goes to checking."""
+    """Report the handling result (处置反馈) with evidence references; the case goes to checking.
+
+    A simple case's result must name a site photo (现场照片) uploaded to the case during this
+    visit, as ``attachment:<id>`` in ``evidence_refs`` (see :mod:`.site_photo`); without one the
+    step is refused with ``ValidationFailed`` naming ``evidence_refs``.
+    """
     return fire_case(session, catalog, case_id, "report_result", actor=actor, comment=comment,
                      data={"result": result, "evidence_refs": evidence_refs})
 
 
 def escalate_to_district(session: Session, catalog: WorkflowCatalog, case_id: int, *, actor: Actor, reason: str,
                          comment: str = "") -> Case:
-    """Report a difficult case up to the district center, which coordinates."""
+    """Report a difficult case up to the district center, which coordinates.
+
+    The district center above the case's street center then holds the case (``center_id``) and
+    its dispatchers and leaders are notified through the outbox (see :mod:`.district`); the
+    ledger entry names the center and who was told. ``ValidationFailed`` naming ``center_id``
+    when no district center is configured.
+    """
     return fire_case(session, catalog, case_id, "escalate_to_district", actor=actor, comment=comment,
                      data={"reason": reason})
 

@@ -23,6 +23,7 @@ from caseflow.errors import Conflict, ValidationFailed
 from caseflow.models import CHANNELS, TIERS, Case, CaseNumberCounter, CaseReporter, Category, Grid, utcnow
 from caseflow.security.actor import Actor
 from caseflow.services import transition
+from caseflow.services.active_records import active_responsible, require_active, usable_grid
 from caseflow.services.unit_of_work import is_lock_conflict
 from caseflow.workflow.engine import WorkflowCatalog
 
@@ -119,16 +120,17 @@ def _coordinate(value: float | None, name: str, limit: float) -> float | None:
 
 
 def _category(session: Session, category_id: int | None, category_code: str | None) -> Category | None:
+    """The report's category, which must exist and be active (a deactivated one takes no new case)."""
     if category_id is not None:
         cat = session.get(Category, category_id)
         if cat is None:
             raise ValidationFailed(f"category {category_id} does not exist", field="category_id")
-        return cat
+        return require_active(cat, "category_id")
     if category_code:
         cat = session.execute(select(Category).where(Category.code == category_code)).scalar_one_or_none()
         if cat is None:
             raise ValidationFailed(f"unknown category code {category_code!r}", field="category_code")
-        return cat
+        return require_active(cat, "category_code")
     return None
 
 
@@ -173,6 +175,7 @@ def report(
     reporter: dict | None = None,
     grid_id: int | None = None,
     urgent: bool = False,
+    extra_data: dict[str, Any] | None = None,
 ) -> tuple[Case, bool]:
     """Create a case from a report and commit; returns ``(case, created)``.
 
@@ -180,6 +183,7 @@ def report(
     ``(channel, external_ref)`` was seen before returns ``(that case, False)`` and writes
     nothing. Duplicate candidates (same category, near, recent) are flagged in
     ``case.data['duplicate_candidates']``. Urgent cases notify at once through the outbox.
+    ``extra_data`` (a channel's own answers) goes into ``case.data`` in the same transaction.
     Raises ``ValidationFailed`` naming the field.
     """
     if channel not in CHANNELS:
@@ -209,6 +213,8 @@ def report(
         grid = session.get(Grid, grid_id) if grid_id is not None else None
         if grid_id is not None and grid is None:
             raise ValidationFailed(f"grid {grid_id} does not exist", field="grid_id")
+        if grid is not None:
+            usable_grid(grid, "grid_id")
         tier = category.default_tier if category is not None and category.default_tier in TIERS else "general"
         now = utcnow()
         case = Case(
@@ -217,7 +223,8 @@ def report(
             center_id=(grid.center_id if grid else None) or actor.center_id, grid_id=grid.id if grid else None,
             area_kind=grid.area.kind if grid else "main_urban",
             # A simple case stays with the patrol that found it (or the category's department).
-            department_id=_simple_holder(actor, category) if tier == "simple" else None,
+            department_id=_simple_holder(actor, category, "category_id" if category_id is not None
+                                         else "category_code") if tier == "simple" else None,
             reporter_id=actor.person_id, title=title, description=description or "", address=address or "",
             lat=lat, lon=lon, reported_at=now, data={},
         )
@@ -228,7 +235,8 @@ def report(
                              payload={"channel": channel, "external_ref": external_ref, "tier": tier,
                                       "urgent": bool(urgent), "number": case.number})
             # The workflow and version a case started on; a tier change appends to tier_history.
-            case.data = {"started_on": {"workflow": case.workflow, "version": case.workflow_version, "tier": tier}}
+            case.data = {**(extra_data or {}),
+                         "started_on": {"workflow": case.workflow, "version": case.workflow_version, "tier": tier}}
             row = _reporter_row(channel, external_ref, actor, reporter)
             row.case_id = case.id
             row.reported_at = now
@@ -261,7 +269,9 @@ def report(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _simple_holder(actor: Actor, category: Category | None) -> int | None:
+def _simple_holder(actor: Actor, category: Category | None, field: str) -> int | None:
     if "handler" in actor.roles and actor.department_id:
         return actor.department_id
-    return category.responsible_department_id if category is not None else None
+    # Held by the category's department: refused when it is deactivated, never routed there silently.
+    dept = active_responsible(category, field) if category is not None else None
+    return dept.id if dept is not None else None

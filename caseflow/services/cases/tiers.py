@@ -16,6 +16,7 @@ from caseflow.effects import Effects
 from caseflow.models import Case, CaseParticipant, Deadline, utcnow
 from caseflow.security.actor import Actor
 from caseflow.services import ledger, transition
+from caseflow.services.active_records import active_responsible
 from caseflow.workflow.case_actions import SERVICE_MARKER, SERVICE_TOKEN
 from caseflow.workflow.engine import WorkflowCatalog
 
@@ -55,7 +56,9 @@ def _restart(session: Session, catalog: WorkflowCatalog, case: Case, tier: str, 
     case.workflow, case.workflow_version = definition.name, definition.version
     case.state = definition.initial
     if tier == "simple":
-        case.department_id = case.department_id or (case.category.responsible_department_id if case.category else None)
+        if case.department_id is None and case.category is not None:
+            dept = active_responsible(case.category, "tier")  # never hand it to a deactivated department
+            case.department_id = dept.id if dept is not None else None
     else:
         case.department_id = None
     data = dict(case.data or {})
