@@ -50,6 +50,8 @@ class ListArgsSchema(Schema):
     start = fields.AwareDateTime(data_key="from")
     end = fields.AwareDateTime(data_key="to")
     on_time = fields.Boolean()
+    area_kind = fields.String(validate=validate.OneOf(AREA_KINDS))
+    severity = fields.String(validate=validate.OneOf(SEVERITIES))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 

@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 from sqlalchemy import false, func, select
 from sqlalchemy.orm import selectinload
 
 from caseflow.errors import NotFound, PermissionDenied, ValidationFailed
 from caseflow.extensions import db
-from caseflow.models import Category, Deadline, Instruction, LedgerEntry, utcnow
+from caseflow.models import Deadline, Instruction, LedgerEntry, utcnow
 from caseflow.security.actor import Actor
 from caseflow.services import instructions as svc
 from caseflow.services import ledger_export, linkage110
@@ -31,6 +33,7 @@ from .instruction_schemas import (
     InstructionSchema,
     ListArgsSchema,
 )
+from .schemas import ID_RANGE
 
 blp = Blueprint("instructions", __name__, url_prefix="/api/instructions",
                 description="Emergency-linkage instructions from the 110 linkage center")
@@ -69,6 +72,14 @@ ACTIONS: dict[str, tuple[str, Callable[..., Any]]] = {
                                                                 reason=_need(b, "reason"))),
     "report-to-110": ("report_to_110", lambda s, c, i, a, b: svc.report_to_110(s, c, i, actor=a,
                                                                                comment=b["comment"])),
+    # The unit's transfer request (申请移交); its fields come through TransferRequestSchema (below).
+    "request-transfer": ("request_transfer", lambda s, c, i, a, b: svc.request_transfer(
+        s, c, i, actor=a, reason=_need(b, "reason"), basis=b.get("basis") or "", basis_ref_id=b.get("basis_ref_id"),
+        suggested_department_id=b.get("suggested_department_id"), kind=b.get("kind") or "other_unit")),
+    "reject-transfer": ("reject_transfer", lambda s, c, i, a, b: svc.reject_transfer(s, c, i, actor=a,
+                                                                                    reason=_need(b, "reason"))),
+    "withdraw-transfer-request": ("withdraw_transfer_request",
+                                  lambda s, c, i, a, b: svc.withdraw_transfer_request(s, c, i, actor=a)),
 }
 
 
@@ -82,30 +93,24 @@ def _visible(actor: Actor, item_id: int) -> Instruction:
 _UNREAD = object()  # instruction_view: the arrival due time was not read with the row
 
 
-def _arrival_due() -> Any:
-    """The due time of the instruction's latest arrival deadline (a transfer re-arms it), per row."""
-    return (select(Deadline.due_at)
-            .where(Deadline.item_type == "instruction", Deadline.item_id == Instruction.id, Deadline.key == "arrival")
-            .order_by(Deadline.id.desc()).limit(1).correlate(Instruction).scalar_subquery())
+def _on_time(item: Instruction, due: Any, now: datetime) -> bool | None:
+    # The ledger's rule (按时到场), so the list, the detail, the filter and the exports agree:
+    # not yet arrived counts as late once the arrival deadline has passed.
+    return ledger_export.arrived_on_time(item.arrived_at, due, now)
 
 
-def _on_time_clause(on_time: bool) -> Any:
-    """Arrived within the latest arrival deadline (or not); not yet arrived matches neither."""
-    due = _arrival_due()
-    return Instruction.arrived_at <= due if on_time else Instruction.arrived_at > due
-
-
-def _on_time(item: Instruction, due: Any) -> bool | None:
-    # The same rule as ``svc.arrival_on_time``, from a due time the list query already read.
-    return None if item.arrived_at is None or due is None else item.arrived_at <= due
-
-
-def instruction_view(item: Instruction, actor: Actor, *, arrival_due: Any = _UNREAD) -> dict[str, Any]:
+def instruction_view(item: Instruction, actor: Actor, *, arrival_due: Any = _UNREAD,
+                     now: datetime | None = None) -> dict[str, Any]:
     """The fields the API and console show, plus the steps the caller may take now.
 
     ``arrival_due``: the latest arrival deadline's due time when the caller has read it already
-    (the list does, for every row at once); otherwise it is looked up.
+    (the list does, for every row at once); otherwise it is looked up. ``on_time`` is judged at
+    ``now`` (default: the current time).
     """
+    now = now or utcnow()
+    if arrival_due is _UNREAD:
+        row = svc.arrival_deadline(db.session(), item)
+        arrival_due = row.due_at if row is not None else None
     d = get_catalog().definition(item.workflow, item.workflow_version)
     triggers = {t.trigger for t in d.triggers_from(item.state) if set(t.roles) & actor.roles}
     return {
@@ -117,27 +122,23 @@ def instruction_view(item: Instruction, actor: Actor, *, arrival_due: Any = _UNR
         "leader_on_site": item.leader_on_site, "department_id": item.department_id,
         "to_action_group": item.to_action_group, "signed_at": item.signed_at, "dispatched_at": item.dispatched_at,
         "arrived_at": item.arrived_at, "closed_at": item.closed_at,
-        "on_time": (svc.arrival_on_time(db.session(), item) if arrival_due is _UNREAD else _on_time(item, arrival_due)),
+        "on_time": _on_time(item, arrival_due, now),
         "record": dict(item.data or {}),
         "available_actions": [a for a, (t, _) in ACTIONS.items() if t in triggers],
     }
 
 
-def _filtered(args: dict[str, Any], actor: Actor) -> Any:
-    q = select(Instruction)
-    if args.get("state"):
-        q = q.where(Instruction.state == args["state"])
-    if args.get("department_id"):
-        q = q.where(Instruction.department_id == args["department_id"])
-    if args.get("category"):
-        q = q.join(Category, Category.id == Instruction.category_id).where(Category.code == args["category"])
-    if args.get("start"):
-        q = q.where(Instruction.received_at >= args["start"])
-    if args.get("end"):
-        q = q.where(Instruction.received_at < args["end"])
-    if args.get("on_time") is not None:
-        # In SQL, before paging: pages stay full and the total counts only matching rows.
-        q = q.where(_on_time_clause(args["on_time"]))
+def _ledger_filter(args: dict[str, Any], department_id: int | None) -> ledger_export.LedgerFilter:
+    return ledger_export.LedgerFilter(
+        start=args.get("start"), end=args.get("end"), department_id=department_id, category=args.get("category"),
+        on_time=args.get("on_time"), area_kind=args.get("area_kind"), severity=args.get("severity"),
+        state=args.get("state"))
+
+
+def _filtered(args: dict[str, Any], actor: Actor, now: datetime) -> Any:
+    # The ledger's query: every filter (on_time too) in SQL, before paging, so pages stay full
+    # and the total counts only matching rows.
+    q = ledger_export.ledger_query(_ledger_filter(args, args.get("department_id")), now)
     if is_machine_client(actor):
         if not client_sees_type(actor, "instruction"):
             q = q.where(false())  # only the 110 center's client follows instructions
@@ -161,19 +162,21 @@ class Instructions(MethodView):
     @blp.arguments(ListArgsSchema, location="query")
     @blp.response(200, InstructionPageSchema, headers=PAGE_HEADERS)
     def get(self, args: dict[str, Any]) -> Any:
-        """Instructions, newest first, filtered by state, unit, category, period; paged."""
+        """Instructions, newest first, filtered by state, unit, category, period, area, severity and
+        on time (``on_time=false`` includes those not yet on site past their arrival deadline); paged."""
         actor = current_actor()
-        q = _filtered(args, actor)
+        now = utcnow()
+        q = _filtered(args, actor, now)  # type: ignore[arg-type]
         total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
         page, per = args["page"], args["per_page"]
         # The arrival due time as a column and the relationships in one query each: the statement
         # count does not grow with the page size.
         rows = db.session.execute(
-            q.add_columns(_arrival_due().label("arrival_due"))
+            q.add_columns(ledger_export.arrival_due_expr().label("arrival_due"))
             .options(selectinload(Instruction.category), selectinload(Instruction.grid))
             .order_by(Instruction.received_at.desc(), Instruction.id.desc()).offset((page - 1) * per).limit(per)
         ).all()
-        items = [instruction_view(i, actor, arrival_due=due) for i, due in rows]  # type: ignore[arg-type]
+        items = [instruction_view(i, actor, arrival_due=due, now=now) for i, due in rows]  # type: ignore[arg-type]
         return {"items": items, "total": total, "page": page, "per_page": per}, pagination_header(total, page, per)
 
 
@@ -203,13 +206,45 @@ class InstructionOne(MethodView):
         return view
 
 
+class TransferRequestSchema(Schema):
+    """A unit's transfer request (申请移交): a reason and a basis, as a case's return request.
+
+    Each field is checked by the step, which names the one missing (422), after the
+    instruction was found to be the caller's unit's (404 otherwise)."""
+
+    reason = fields.String(load_default="", validate=validate.Length(max=4000))
+    basis = fields.String(load_default="", validate=validate.Length(max=4000),
+                          metadata={"description": "the legal or policy basis in free text (or use basis_ref_id)"})
+    basis_ref_id = fields.Integer(load_default=None, allow_none=True, validate=ID_RANGE,
+                                  metadata={"description": "a regulation or duty list from /api/regulations"})
+    suggested_department_id = fields.Integer(load_default=None, allow_none=True, validate=ID_RANGE)
+    kind = fields.String(load_default="other_unit", validate=validate.Length(max=20),
+                         metadata={"description": "other_unit: not this unit's (transfer it); "
+                                                  "not_bureau: not the bureau's (explain to 110)"})
+
+
+@blp.route("/<int:item_id>/request-transfer")
+class InstructionTransferRequest(MethodView):
+    @blp.arguments(TransferRequestSchema)
+    @blp.response(200, InstructionSchema)
+    def post(self, body: dict[str, Any], item_id: int) -> dict[str, Any]:
+        """The unit asks the liaison to transfer the instruction (``other_unit``) or to explain to 110
+        (``not_bureau``), with a reason and a basis; the liaison then transfers, reports not-ours
+        or rejects it (``reject-transfer``); the unit may withdraw it (``withdraw-transfer-request``)."""
+        actor = current_actor()
+        _visible(actor, item_id)  # type: ignore[arg-type]
+        item = ACTIONS["request-transfer"][1](db.session(), get_catalog(), item_id, actor, body)
+        return instruction_view(item, actor)  # type: ignore[arg-type]
+
+
 @blp.route("/<int:item_id>/<string:action>")
 class InstructionAction(MethodView):
     @blp.arguments(ActionSchema)
     @blp.response(200, InstructionSchema)
     def post(self, body: dict[str, Any], item_id: int, action: str) -> dict[str, Any]:
         """Take one step: sign, decline, dispatch, delay, arrive, not-ours, keep-order, severity,
-        report-to-principal, result, follow-up, transfer, report-to-110."""
+        report-to-principal, result, follow-up, transfer, report-to-110; reject-transfer and
+        withdraw-transfer-request decide a unit's transfer request (made with ``request-transfer``)."""
         actor = current_actor()
         if action not in ACTIONS:
             raise NotFound(f"no instruction action {action!r}")
@@ -226,9 +261,7 @@ def _ledger_rows(args: dict[str, Any]) -> list[dict[str, Any]]:
         raise PermissionDenied("only the 110 center's client may export the instruction ledger")
     if not is_machine_client(actor) and not can_see_department_item(actor, set()):  # type: ignore[arg-type]
         dept = actor.department_id  # type: ignore[union-attr]
-    flt = ledger_export.LedgerFilter(start=args.get("start"), end=args.get("end"), department_id=dept,
-                                     category=args.get("category"), on_time=args.get("on_time"))
-    return ledger_export.ledger_rows(db.session(), flt)
+    return ledger_export.ledger_rows(db.session(), _ledger_filter(args, dept))
 
 
 @blp.route("/ledger.xlsx")

@@ -3,6 +3,10 @@
 Each step fires the instruction workflow through ``transition.apply`` and, in the same
 transaction, queues what the transition alone does not: answers to 110, messages to the unit
 head / group leader / leaders. Each function commits and runs effects after the commit.
+A unit's transfer request (申请移交: :func:`request_transfer`, decided by the liaison with
+:func:`transfer`, :func:`report_not_ours` or :func:`reject_transfer`) is declared in
+``workflows/instruction.yaml`` with the actions of
+:mod:`caseflow.workflow.instruction_transfer_actions`.
 """
 from __future__ import annotations
 
@@ -17,12 +21,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caseflow.effects import Effects
-from caseflow.errors import PermissionDenied, ValidationFailed
-from caseflow.models import AREA_KINDS, SEVERITIES, Category, Department, Grid, Instruction, Person, utcnow
+from caseflow.deadlines.targets import resolve_targets
+from caseflow.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from caseflow.models import AREA_KINDS, SEVERITIES, Category, Department, Grid, Instruction, Person, Regulation, utcnow
 from caseflow.security.actor import Actor
 from caseflow.workflow.engine import WorkflowCatalog
+from caseflow.workflow.instruction_transfer_actions import open_request as open_transfer_request
+from caseflow.workflow.instruction_transfer_actions import requests_of
 
 from . import linkage110, routing, transition
+from .active_records import require_active
 from .unit_of_work import unit_of_work
 
 NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-./]{0,39}$")
@@ -80,7 +88,8 @@ def _category(session: Session, category: str | int | None) -> Category:
         row = session.execute(select(Category).where(Category.code == category.strip())).scalar_one_or_none()
     if row is None:
         raise ValidationFailed(f"unknown category {category!r}", field="category")
-    return row
+    # A deactivated category takes no new instruction (those filed under it keep it).
+    return require_active(row, "category")
 
 
 def check_intake_actor(actor: Actor) -> None:
@@ -277,6 +286,58 @@ def transfer(session: Session, catalog: WorkflowCatalog, instruction_id: int, *,
                  data={**route.as_data(), "reason": reason}, then=then)
 
 
+# --------------------------------------------------------------------------- transfer requests (申请移交)
+
+def request_transfer(session: Session, catalog: WorkflowCatalog, instruction_id: int, *, actor: Actor,
+                     reason: str, basis: str = "", basis_ref_id: int | None = None,
+                     suggested_department_id: int | None = None, kind: str = "other_unit") -> Instruction:
+    """The unit asks the liaison to transfer the instruction (``kind`` ``other_unit``: not its own,
+    optionally suggesting the unit) or to explain to 110 (``not_bureau``: not the bureau's).
+
+    Needs a reason and a basis (``basis`` text or a regulation's ``basis_ref_id``), as a case's
+    return request does; one request waits at a time. The liaisons are told. Nothing else
+    changes until the liaison decides (:func:`transfer`, :func:`report_not_ours`,
+    :func:`reject_transfer`): the arrival deadline keeps running.
+    """
+    item = _load(session, instruction_id)
+    if open_transfer_request(item) is not None:
+        raise InvalidTransition("申请移交已在等待联络员处理 / a transfer request of this instruction is already waiting",
+                                details={"state": item.state})
+    data = {"reason": reason, "basis": basis, "basis_ref_id": basis_ref_id,
+            "suggested_department_id": suggested_department_id, "kind": kind}
+
+    def then(i: Instruction, now: datetime, fx: Effects) -> None:
+        req = open_transfer_request(i) or {}
+        unit = i.department.name if i.department else ""
+        what = "非本局事项，申请向110说明" if req.get("kind") == "not_bureau" else "非本单位职责，申请移交"
+        ref = session.get(Regulation, req["basis_ref_id"]) if req.get("basis_ref_id") else None
+        basis = " ".join(x for x in (f"{ref.code} {ref.title}" if ref else "", req.get("basis") or "") if x)
+        body = f"{unit}：{req.get('reason', '')}（依据：{basis}）"
+        for person in resolve_targets(session, i, "liaison"):
+            linkage110.notify_person(session, fx, person, i, what, body,
+                                     {"kind": "transfer_requested", "request_kind": req.get("kind")})
+
+    return _step(session, catalog, instruction_id, "request_transfer", actor=actor, data=data, then=then)
+
+
+def reject_transfer(session: Session, catalog: WorkflowCatalog, instruction_id: int, *, actor: Actor,
+                    reason: str) -> Instruction:
+    """The liaison rejects the unit's transfer request with a reason; the unit keeps the instruction
+    and the person who asked is told."""
+    def then(i: Instruction, now: datetime, fx: Effects) -> None:
+        req = (requests_of(i) or [{}])[-1]
+        asker = session.get(Person, req["requested_by_id"]) if req.get("requested_by_id") else None
+        linkage110.notify_person(session, fx, asker, i, "移交申请未同意", reason, {"kind": "transfer_rejected"})
+
+    return _step(session, catalog, instruction_id, "reject_transfer", actor=actor, data={"reason": reason}, then=then)
+
+
+def withdraw_transfer_request(session: Session, catalog: WorkflowCatalog, instruction_id: int, *,
+                              actor: Actor) -> Instruction:
+    """The unit withdraws its waiting transfer request."""
+    return _step(session, catalog, instruction_id, "withdraw_transfer_request", actor=actor, data={})
+
+
 def report_to_110(session: Session, catalog: WorkflowCatalog, instruction_id: int, *, actor: Actor,
                   comment: str = "") -> Instruction:
     """The liaison reports the result to 110; the instruction is closed."""
@@ -300,10 +361,11 @@ def _load(session: Session, instruction_id: int) -> Instruction:
 
 
 def _department(session: Session, department_id: int) -> Department:
+    """The unit an instruction is dispatched or transferred to: it must exist and be active."""
     dept = session.get(Department, int(department_id))
     if dept is None:
         raise ValidationFailed(f"department {department_id} does not exist", field="department_id")
-    return dept
+    return require_active(dept, "department_id")
 
 
 def arrival_deadline(session: Session, instruction: Instruction) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from caseflow.models import Category, Deadline, Department, Instruction, utcnow
@@ -44,13 +44,64 @@ AREA_LABELS = {"main_urban": "主城区", "other": "其它区域"}
 
 @dataclass(frozen=True)
 class LedgerFilter:
-    """Which instructions: received in [start, end), of a unit, of a category, on time or not."""
+    """Which instructions: received in [start, end), of a unit, of a category, on time or not,
+    of an area kind, a severity, in a state."""
 
     start: datetime | None = None
     end: datetime | None = None
     department_id: int | None = None
     category: str | None = None  # code
     on_time: bool | None = None
+    area_kind: str | None = None  # main_urban | other
+    severity: str | None = None  # ordinary | larger | major
+    state: str | None = None
+
+
+def arrival_due_expr() -> Any:
+    """SQL: the due time of the instruction's latest arrival deadline (a transfer re-arms it), per row."""
+    return (select(Deadline.due_at)
+            .where(Deadline.item_type == "instruction", Deadline.item_id == Instruction.id, Deadline.key == "arrival")
+            .order_by(Deadline.id.desc()).limit(1).correlate(Instruction).scalar_subquery())
+
+
+def on_time_clause(on_time: bool, now: datetime) -> ColumnElement[bool]:
+    """SQL for :func:`arrived_on_time` being ``on_time`` at ``now``.
+
+    On time: arrived by the latest arrival deadline. Not on time: arrived after it, or not
+    arrived and the deadline has passed. Still running or never armed matches neither.
+    """
+    due = arrival_due_expr()
+    if on_time:
+        return Instruction.arrived_at <= due
+    return or_(Instruction.arrived_at > due, and_(Instruction.arrived_at.is_(None), due < now))
+
+
+def ledger_query(flt: LedgerFilter, now: datetime) -> Select[tuple[Instruction]]:
+    """The instructions ``flt`` selects at ``now``, every filter in SQL (so pages stay full), unordered."""
+    q = select(Instruction)
+    if flt.start is not None:
+        q = q.where(Instruction.received_at >= flt.start)
+    if flt.end is not None:
+        q = q.where(Instruction.received_at < flt.end)
+    if flt.department_id is not None:
+        q = q.where(Instruction.department_id == flt.department_id)
+    if flt.category:
+        q = q.join(Category, Category.id == Instruction.category_id).where(Category.code == flt.category)
+    if flt.area_kind:
+        q = q.where(Instruction.area_kind == flt.area_kind)
+    if flt.severity:
+        q = q.where(Instruction.severity == flt.severity)
+    if flt.state:
+        q = q.where(Instruction.state == flt.state)
+    if flt.on_time is not None:
+        q = q.where(on_time_clause(flt.on_time, now))
+    return q
+
+
+def ledger_count(session: Session, flt: LedgerFilter | None = None, now: datetime | None = None) -> int:
+    """How many instructions the ledger holds for ``flt`` at ``now``."""
+    q = ledger_query(flt or LedgerFilter(), now or utcnow())
+    return int(session.execute(select(func.count()).select_from(q.subquery())).scalar_one())
 
 
 def _arrival_dues(session: Session, ids: list[int]) -> dict[int, datetime]:
@@ -85,20 +136,17 @@ def arrived_on_time(arrived_at: datetime | None, due: datetime | None, now: date
     return arrived_at <= due
 
 
-def ledger_rows(session: Session, flt: LedgerFilter | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
-    """The ledger's rows (aware UTC datetimes; ``to_local`` converts), oldest first."""
+def ledger_rows(session: Session, flt: LedgerFilter | None = None, now: datetime | None = None, *,
+                newest_first: bool = False, offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    """The ledger's rows (aware UTC datetimes; ``to_local`` converts), oldest first unless
+    ``newest_first``; ``offset``/``limit`` page them (the console's ledger page)."""
     flt = flt or LedgerFilter()
     now = now or utcnow()
-    q = select(Instruction).options(selectinload(Instruction.category)).order_by(Instruction.received_at,
-                                                                                 Instruction.id)
-    if flt.start is not None:
-        q = q.where(Instruction.received_at >= flt.start)
-    if flt.end is not None:
-        q = q.where(Instruction.received_at < flt.end)
-    if flt.department_id is not None:
-        q = q.where(Instruction.department_id == flt.department_id)
-    if flt.category:
-        q = q.join(Category, Category.id == Instruction.category_id).where(Category.code == flt.category)
+    order = ((Instruction.received_at.desc(), Instruction.id.desc()) if newest_first
+             else (Instruction.received_at, Instruction.id))
+    q = ledger_query(flt, now).options(selectinload(Instruction.category)).order_by(*order).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
     items = list(session.execute(q).scalars())
     dues = _arrival_dues(session, [i.id for i in items])
     names: dict[int, str] = {r[0]: r[1] for r in session.execute(select(Department.id, Department.name))}
@@ -106,15 +154,15 @@ def ledger_rows(session: Session, flt: LedgerFilter | None = None, now: datetime
     for i in items:
         due = dues.get(i.id)
         on_time = arrived_on_time(i.arrived_at, due, now)
-        if flt.on_time is not None and on_time is not flt.on_time:
-            continue
         unit = names.get(i.department_id or 0, "")
         if unit and i.to_action_group:
             unit += "（应急行动组）"
         rows.append({
-            "id": i.id, "state": i.state, "number": i.number, "received_at": i.received_at,
+            "id": i.id, "state": i.state, "severity": i.severity, "number": i.number, "received_at": i.received_at,
             "signed_at": i.signed_at, "category": i.category.name if i.category else "",
-            "area": AREA_LABELS.get(i.area_kind, i.area_kind), "unit": unit, "dispatched_at": i.dispatched_at,
+            "area": AREA_LABELS.get(i.area_kind, i.area_kind), "area_kind": i.area_kind, "unit": unit,
+            "unit_name": names.get(i.department_id or 0, ""),
+            "to_action_group": i.to_action_group, "dispatched_at": i.dispatched_at,
             "arrival_due_at": due, "arrived_at": i.arrived_at, "on_time": on_time,
             "place": i.record("place") or i.address, "situation": i.record("situation") or "",
             "result": i.record("result") or (i.record("decline_explanation") or ""),

@@ -17,16 +17,21 @@ from werkzeug.wrappers import Response
 
 from caseflow.errors import DomainError, NotFound, ValidationFailed
 from caseflow.extensions import db
-from caseflow.models import AREA_KINDS, SEVERITIES, Category, Deadline, Department, Grid, Instruction, utcnow
+from caseflow.models import AREA_KINDS, SEVERITIES, Category, Deadline, Department, Instruction, utcnow
 from caseflow.services import instructions as svc
 from caseflow.services import linkage110
+from caseflow.services.active_records import offered, offered_grids
 from caseflow.workflow.engine import get_catalog
+from caseflow.workflow.instruction_transfer_actions import open_request as open_transfer_request
 
+from . import liaison_transfer
+from .console_forms import new_form_token, submit_once
 from .guards import login_required
 from .i18n import t
 from .work import attempt, back, describe, local_time, me, number, text
 
 bp = Blueprint("liaison_console", __name__, url_prefix="/liaison")
+bp.add_app_template_global(new_form_token, "form_token")  # the one-time token of the decision forms
 
 ROLES = ["liaison"]
 # Board actions: URL name -> trigger in the instruction workflow.
@@ -73,6 +78,11 @@ class BoardRow:
         return risk_of(self.seconds_left, self.total_seconds)
 
     @property
+    def transfer_waiting(self) -> bool:
+        """A unit's transfer request waits for the liaison (decided on the instruction's page)."""
+        return open_transfer_request(self.item) is not None
+
+    @property
     def in_scope(self) -> bool:
         """Whether the category is inside the acceptance scope (else it can only be declined)."""
         return bool(self.item.category and self.item.category.in_scope)
@@ -109,9 +119,10 @@ def board_context() -> dict[str, Any]:
     session = db.session
     return {
         "rows": board_rows(set(actor.roles)),
-        "departments": list(session.execute(select(Department).order_by(Department.code)).scalars()),
-        "categories": list(session.execute(select(Category).order_by(Category.code)).scalars()),
-        "grids": list(session.execute(select(Grid).order_by(Grid.code)).scalars()),
+        # New instructions go only to what is in use (caseflow/services/active_records.py).
+        "departments": offered(session, Department),
+        "categories": offered(session, Category),
+        "grids": offered_grids(session),
         "severities": SEVERITIES,
         "area_kinds": AREA_KINDS,
         "server_now": utcnow(),
@@ -137,17 +148,39 @@ def _instruction(item_id: int) -> Instruction:
 @bp.get("/<int:item_id>")
 @login_required(roles=ROLES)
 def instruction(item_id: int) -> str:
-    """One instruction: its facts, the time left and every answer sent to 110 with its delivery."""
+    """One instruction: its facts, the time left, a unit's transfer request to decide (or a transfer
+    on the liaison's own initiative) and every answer sent to 110 with its delivery."""
     from .pages import rows_for
 
     try:
         item = _instruction(item_id)
     except NotFound:
         abort(404)
+    _, actor = me()
     row = rows_for([item], prefer="arrival")[0]
     total = None if row.deadline is None else (row.deadline.due_at - row.deadline.armed_at).total_seconds()
     answers = linkage110.answers_for(db.session(), item.id)
-    return render_template("liaison/instruction.html", item=item, row=row, total=total, answers=answers)
+    return render_template("liaison/instruction.html", item=item, row=row, total=total, answers=answers,
+                           **liaison_transfer.transfer_context(db.session(), item, _triggers(item, set(actor.roles))))
+
+
+@bp.post("/<int:item_id>/<any(transfer, 'not-ours', 'reject-transfer'):action>")
+@login_required(roles=ROLES)
+def decide_transfer(item_id: int, action: str) -> Response:
+    """Approve a unit's transfer request (transfer to another unit, or explain to 110 that it is not
+    the bureau's), reject it with a reason, or transfer on the liaison's own initiative.
+
+    Done once per form (a double submit does not repeat it); back to the instruction's page.
+    """
+    try:
+        _instruction(item_id)
+    except NotFound:
+        abort(404)
+    _, actor = me()
+    return submit_once(lambda: liaison_transfer.decide(db.session(), item_id, action, actor),
+                       t("flash.done.liaison." + action),
+                       lambda _result: back("liaison_console.instruction", item_id=item_id),
+                       liaison_transfer.labels(action))
 
 
 @bp.post("/<int:item_id>/<any(sign, dispatch, decline, 'report-to-110'):action>")

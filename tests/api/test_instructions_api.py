@@ -182,5 +182,22 @@ def test_end_to_end_night_instruction_with_real_worker(client, session, tokens, 
         assert r.status_code == 200, (action, r.json)
     r = client.get("/api/instructions/ledger.xlsx", headers=bearer(tokens["liaison"]))
     rows = list(openpyxl.load_workbook(io.BytesIO(r.data)).active.iter_rows(values_only=True))
+    assert len(rows) == 2
     row_ = dict(zip(rows[0], rows[1], strict=True))
-    assert row_["按时到场"] == "否" and row_["迟到原因"] == "暴雨绕行" and row_["反馈110时间"] is not None
+    assert row_["按时到场"] == "否" and row_["迟到原因"] == "暴雨绕行"
+    assert row_["区域"] == "主城区" and row_["处置单位"] == "环卫所（应急行动组）"
+    # Every time is a real datetime cell holding Shanghai wall time (8 hours ahead of the UTC stored).
+    session.expire_all()
+    item = session.get(Instruction, iid)
+    due = session.get(Deadline, row.id).due_at
+
+    def shanghai(value: datetime) -> datetime:
+        return value.astimezone(SH).replace(tzinfo=None)
+
+    assert row_["接收时间"] == datetime(2026, 3, 10, 22, 0)  # received 22:00+08:00
+    for column, stored in [("签收时间", item.signed_at), ("派遣时间", item.dispatched_at), ("到场时限", due),
+                           ("到场时间", item.arrived_at), ("反馈110时间", item.closed_at)]:
+        cell = row_[column]
+        assert isinstance(cell, datetime) and cell.tzinfo is None, (column, cell)
+        assert abs(cell - shanghai(stored)) < timedelta(seconds=1), (column, cell, stored)
+    assert row_["到场时间"] - row_["到场时限"] > timedelta(seconds=1)  # 否: on site after the limit

@@ -93,9 +93,15 @@ def test_declined_out_of_scope_explanation_goes_to_110(session, catalog, world) 
     assert answers(session, police.id)[1]["instruction_no"] == "110-out"
 
 
-@pytest.mark.parametrize("now,to_group", [(WORK, False), (NIGHT, True), (WEEKEND, True), (HOLIDAY, True)],
+@pytest.mark.parametrize("days_off", ["unit", "action_group"])
+@pytest.mark.parametrize("now,day_off", [(WORK, False), (NIGHT, False), (WEEKEND, True), (HOLIDAY, True)],
                          ids=["working", "night", "weekend", "holiday"])
-def test_routing_by_unit_hours_on_statutory_calendar(session, catalog, world, now, to_group) -> None:  # type: ignore[no-untyped-def]
+def test_routing_by_unit_hours_on_statutory_calendar(app, monkeypatch, session, catalog, world, now, day_off,  # type: ignore[no-untyped-def]
+                                                     days_off) -> None:
+    # Weekends and holidays: the unit in its hours (seed 篇三 三(一), the default), or the action
+    # group all day (INSTRUCTION_DAYS_OFF_ROUTING=action_group). Nights always go to the group.
+    monkeypatch.setitem(app.config, "INSTRUCTION_DAYS_OFF_ROUTING", days_off)
+    to_group = now == NIGHT or (day_off and days_off == "action_group")
     item = new(session, catalog, world)
     route = routing.route_for(session, item, now.astimezone(timezone.utc))
     assert route.department.id == world.sanitation.id and route.to_action_group is to_group
@@ -103,12 +109,14 @@ def test_routing_by_unit_hours_on_statutory_calendar(session, catalog, world, no
     assert [p.username for p in route.contacts] == [expected]
 
 
-def test_routing_respects_unit_hours_and_make_up_workday(session, catalog, world) -> None:
+def test_routing_respects_unit_hours_and_make_up_workday(app, monkeypatch, session, catalog, world) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(app.config, "INSTRUCTION_DAYS_OFF_ROUTING", "action_group")  # the calendar decides days
     item = new(session, catalog, world)
     world.sanitation.working_hours = "00:00-24:00"  # a 24-hour unit handles nights itself
     session.commit()
     assert routing.route_for(session, item, NIGHT).to_action_group is False
     world.sanitation.working_hours = ""
+    assert routing.route_for(session, item, WEEKEND).to_action_group is True
     session.add(CalendarOverride(day=WEEKEND.date(), is_workday=True, note="调休上班"))
     session.commit()
     assert routing.route_for(session, item, WEEKEND).to_action_group is False
