@@ -24,7 +24,13 @@ rework_rate (返工率)        cases with a ``check_fail`` / cases checked (``ch
                            ``check_fail``)
 return_requests (申请退单)  ``return_request`` rows of the cohort's cases; approvals and
                            rejections are ``approve_return`` / ``reject_return`` ledger
-                           entries of those requests; return_rate = requests / dispatched
+                           entries of those requests; return_rate = requests / dispatched;
+                           return_approval_rate = approved / (approved + rejected)
+return_review_mean_s       mean review time of those requests reviewed before ``as_of``
+                           (``returns_reviewed`` of them): request to decision on the wall
+                           clock, :func:`caseflow.services.returns.review_seconds`, the same
+                           definition as the returns report's ``mean_review_s``; a mean over
+                           requests, not of per-case means
 extension_rate (延期率)     cases with an ``approve_extension`` / dispatched
 deferral_rate (缓办率)      cases with an ``approve_deferral`` / dispatched
 supervisions (督办)         ``supervision`` rows of the cohort's cases
@@ -116,7 +122,7 @@ CASE_COUNTS = (
     "reported", "registered", "voided", "dispatched", "redispatched", "closed", "closed_on_time",
     "checked", "reworked", "rework_count", "return_requests", "returns_approved", "returns_rejected",
     "extension_requests", "extended", "deferral_requests", "deferred", "supervisions", "supervised",
-    "callbacks", "satisfied", "unsatisfied",
+    "callbacks", "satisfied", "unsatisfied", "returns_reviewed",
 )
 INSTRUCTION_COUNTS = ("received", "declined", "dispatched", "arrived", "arrived_on_time", "closed")
 INSTRUCTION_STAGES = ("sign", "arrival")
@@ -244,10 +250,12 @@ def case_timeline(ctx: Context) -> Any:
         func.sum(_flag(LedgerEntry.trigger == "reject_return")).label("rejected"),
     ).where(LedgerEntry.item_type == "return_request", LedgerEntry.trigger.in_(("approve_return", "reject_return")),
             LedgerEntry.at >= p.start_at, LedgerEntry.at < ctx.as_of).group_by(LedgerEntry.item_id).subquery()
+    review_s = returns.review_seconds(d.seconds, ReturnRequest, ctx.as_of)
     ret = select(
         ReturnRequest.case_id, func.count().label("requests"),
         func.sum(func.coalesce(decisions.c.approved, 0)).label("approved"),
         func.sum(func.coalesce(decisions.c.rejected, 0)).label("rejected"),
+        func.count(review_s).label("reviewed"), func.sum(review_s).label("review_s_sum"),
     ).join(cohort, ReturnRequest.case_id == cohort.c.case_id).outerjoin(
         decisions, decisions.c.item_id == ReturnRequest.id).where(
         ReturnRequest.created_at < ctx.as_of).group_by(ReturnRequest.case_id).subquery()
@@ -281,6 +289,8 @@ def case_timeline(ctx: Context) -> Any:
         func.coalesce(ret.c.requests, 0).label("return_requests"),
         func.coalesce(ret.c.approved, 0).label("returns_approved"),
         func.coalesce(ret.c.rejected, 0).label("returns_rejected"),
+        func.coalesce(ret.c.reviewed, 0).label("returns_reviewed"),
+        func.coalesce(ret.c.review_s_sum, 0).label("return_review_s_sum"),
         func.coalesce(pc.ext_requests, 0).label("extension_requests"),
         _flag(pc.ext_approved > 0).label("extended"),
         func.coalesce(pc.def_requests, 0).label("deferral_requests"),
@@ -414,6 +424,8 @@ def _case_metrics(r: dict[str, Any]) -> dict[str, Any]:
         rework_rate=_ratio(m["reworked"], m["checked"]),
         return_rate=_ratio(m["return_requests"], m["dispatched"]),
         return_approval_rate=_ratio(m["returns_approved"], m["returns_approved"] + m["returns_rejected"]),
+        return_review_mean_s=(_secs(float(r.get("return_review_s_sum") or 0) / m["returns_reviewed"])
+                              if m["returns_reviewed"] else None),
         extension_rate=_ratio(m["extended"], m["dispatched"]),
         deferral_rate=_ratio(m["deferred"], m["dispatched"]),
         satisfaction=_ratio(r.get("grade_sum") or 0, r.get("graded") or 0),
@@ -440,6 +452,7 @@ def case_indicators(session: Session, ctx: Context, slices: tuple[str, ...] | li
     for s in STAGES:
         aggregates += [func.avg(t.c[f"{s}_s"]).label(f"{s}_mean"), func.count(t.c[f"{s}_s"]).label(f"{s}_n")]
     aggregates += _grade_aggregates(t)
+    aggregates.append(func.coalesce(func.sum(t.c.return_review_s_sum), 0).label("return_review_s_sum"))
     grouped = _collect(session, t, dims, aggregates, ctx.dialect, STAGES, tuple(median_slices))
     session.rollback()  # a read: end the transaction (and SQLite's read snapshot)
     labels = _labels(session)

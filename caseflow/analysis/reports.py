@@ -7,8 +7,9 @@ XLSX export writes the same numbers, and ``stored_report`` keeps each generated 
 """
 from __future__ import annotations
 
+import copy
 import time
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,7 +21,8 @@ from caseflow.models import Case, utcnow
 from caseflow.models.analysis import StoredReport
 
 from . import assessment, indicators, recurring
-from .periods import KINDS, Period, last_completed, period_of
+from .labels import key_label
+from .periods import DEFAULT_TZ, KINDS, Period, last_completed, period_of
 
 TITLES = {"day": "日研判", "week": "周提示", "month": "月通报", "quarter": "季分析", "year": "年总结"}
 TITLES_EN = {"day": "Daily judgement", "week": "Weekly hints", "month": "Monthly report",
@@ -36,35 +38,85 @@ def _top(rows: list[dict[str, Any]], key: str = "reported") -> dict[str, Any] | 
     return max(rows, key=lambda r: r[key]) if rows else None
 
 
-def highlights(data: dict[str, Any]) -> list[str]:
-    """Short findings in Chinese for the head of the report."""
+# The highlight sentences, (zh, en): str.format templates filled by :func:`highlights`.
+PHRASES: dict[str, tuple[str, str]] = {
+    "totals": ("本期上报 {reported} 件，立案 {registered} 件，结案 {closed} 件，结案率 {rate}（目标 ≥ {target}%）",
+               "Reported {reported}, registered {registered}, closed {closed}; closure rate {rate} "
+               "(target ≥ {target}%)"),
+    "below": ("，未达标。", ", below the target."),
+    "end": ("。", "."),
+    "change": ("上报量较上期（{label}，{n} 件）{dir} {pct}%。",
+               "Reports {dir} {pct}% on the previous period ({label}: {n})."),
+    "up": ("增加", "up"),
+    "down": ("减少", "down"),
+    "category": ("高发问题类型：{label}（{n} 件）。", "Most frequent category: {label} ({n})."),
+    "grid": ("高发网格：{label}（{n} 件）。", "Busiest grid: {label} ({n})."),
+    "hour": ("高发时段：{label}（{n} 件）。", "Busiest hour: {label} ({n})."),
+    "instructions": ("应急指令 {received} 件，派遣 {dispatched} 件，按时到场率 {rate}。",
+                     "Emergency instructions: {received} received, {dispatched} dispatched; arrived on time {rate}."),
+    "recurring": ("发现反复发生问题 {grid} 处（同类同地）、{hour} 个（同类同时段），宜探索长效机制，从源头解决。",
+                  "Recurring problems found: {grid} (same category, same grid) and {hour} (same category, same "
+                  "hour); look for a lasting fix at the source."),
+    "ranking": ("部门考核：{first} 居首（{first_score} 分），{last} 居末（{last_score} 分）。",
+                "Department assessment: {first} first ({first_score} points), {last} last ({last_score} points)."),
+}
+
+
+def highlights(data: dict[str, Any], lang: str = "zh") -> list[str]:
+    """Short findings for the head of the report, in Chinese (stored) or English."""
+    def say(key: str, **values: Any) -> str:
+        return PHRASES[key][1 if lang == "en" else 0].format(**values)
+
     total = data["cases"]["total"]
-    out = [f"本期上报 {total['reported']} 件，立案 {total['registered']} 件，结案 {total['closed']} 件，"
-           f"结案率 {_pct(total['closure_rate'])}（目标 ≥ {data['closure_target'] * 100:.0f}%）"
-           + ("，未达标。" if total["closure_target_met"] is False else "。")]
+    out = [say("totals", reported=total["reported"], registered=total["registered"], closed=total["closed"],
+               rate=_pct(total["closure_rate"]), target=f"{data['closure_target'] * 100:.0f}")
+           + say("below" if total["closure_target_met"] is False else "end")]
     prev = data.get("previous") or {}
     if prev.get("reported"):
         change = (total["reported"] - prev["reported"]) / prev["reported"]
-        out.append(f"上报量较上期（{prev['label']}，{prev['reported']} 件）{'增加' if change >= 0 else '减少'} "
-                   f"{abs(change) * 100:.1f}%。")
+        out.append(say("change", label=prev["label"], n=prev["reported"], dir=say("up" if change >= 0 else "down"),
+                       pct=f"{abs(change) * 100:.1f}"))
     by = data["cases"]["by"]
-    for dim, text in (("category", "高发问题类型"), ("grid", "高发网格"), ("hour", "高发时段")):
+    for dim in ("category", "grid", "hour"):
         top = _top(by.get(dim, []))
         if top:
-            out.append(f"{text}：{top['label']}（{top['reported']} 件）。")
+            out.append(say(dim, label=top["label"], n=top["reported"]))
     ins = data["instructions"]["total"]
     if ins["dispatched"]:
-        out.append(f"应急指令 {ins['received']} 件，派遣 {ins['dispatched']} 件，按时到场率 "
-                   f"{_pct(ins['arrival_on_time_rate'])}。")
+        out.append(say("instructions", received=ins["received"], dispatched=ins["dispatched"],
+                       rate=_pct(ins["arrival_on_time_rate"])))
     rec = data["recurring"]
     if rec["by_grid"] or rec["by_hour"]:
-        out.append(f"发现反复发生问题 {len(rec['by_grid'])} 处（同类同地）、{len(rec['by_hour'])} 个（同类同时段），"
-                   "宜探索长效机制，从源头解决。")
+        out.append(say("recurring", grid=len(rec["by_grid"]), hour=len(rec["by_hour"])))
     ranking = data["assessment"]["ranking"]
     if ranking:
-        low = ranking[-1]
-        out.append(f"部门考核：{ranking[0]['name']} 居首（{ranking[0]['score']} 分），"
-                   f"{low['name']} 居末（{low['score']} 分）。")
+        out.append(say("ranking", first=ranking[0]["name"], first_score=ranking[0]["score"],
+                       last=ranking[-1]["name"], last_score=ranking[-1]["score"]))
+    return out
+
+
+def period_label(kind: str, start: str, lang: str = "zh") -> str:
+    """The label of the period of ``kind`` starting on ``start`` (ISO date) in ``lang``."""
+    return period_of(kind, date.fromisoformat(start), DEFAULT_TZ).label(lang)
+
+
+def in_language(data: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The report ``data`` with its titles, period labels, enumerated slice names and highlights in
+    ``lang``; the numbers are untouched. Chinese (what is stored) comes back as it is."""
+    if lang != "en":
+        return data
+    out = copy.deepcopy(data)
+    out["title"] = TITLES_EN.get(out.get("kind", ""), out.get("title_en") or out["title"])
+    period = out["period"]
+    if out.get("kind") in KINDS:
+        period["label"] = period_label(out["kind"], period["start"], lang)
+        if out.get("previous"):
+            out["previous"]["label"] = period_label(out["kind"], out["previous"]["start"], lang)
+    for part in ("cases", "instructions"):
+        for dim, rows in out[part]["by"].items():
+            for row in rows:
+                row["label"] = key_label(dim, row.get("key"), row["label"], lang)
+    out["highlights"] = highlights(out, lang)
     return out
 
 
@@ -154,5 +206,5 @@ def generate_due_reports(session: Session, now: datetime | None = None) -> list[
     return made
 
 
-__all__ = ["TITLES", "build_report", "store_report", "get_report", "list_reports", "due_periods",
-           "generate_due_reports", "period_of"]
+__all__ = ["TITLES", "TITLES_EN", "highlights", "in_language", "period_label", "build_report", "store_report",
+           "get_report", "list_reports", "due_periods", "generate_due_reports", "period_of"]

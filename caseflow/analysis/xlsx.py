@@ -1,7 +1,9 @@
 """A report as an XLSX workbook (openpyxl): the same numbers as the report data, one sheet per table.
 
 Rates are stored as fractions formatted as percentages, durations in minutes, so the
-cells compare equal to the report data (rates exactly; minutes = seconds / 60).
+cells compare equal to the report data (rates exactly; minutes = seconds / 60). Sheet names,
+headers and labels are Chinese (``lang="zh"``, the default) or English (``lang="en"``), as the
+console page the workbook is downloaded from; the numbers are the same in both.
 """
 from __future__ import annotations
 
@@ -12,15 +14,64 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .labels import CASE_COLUMNS, INSTRUCTION_COLUMNS, SLICES, STAGES
+from .labels import CASE_COLUMNS, INSTRUCTION_COLUMNS, INSTRUCTION_STAGES, SLICES, STAGES, pick
+from .reports import in_language
 
-SHEET_SUMMARY = "概要"
-SHEET_TREND = "趋势"
-SHEET_STAGES = "环节用时"
-SHEET_INSTRUCTIONS = "应急指令"
-SHEET_RECURRING = "反复问题"
-SHEET_ASSESSMENT = "考核排名"
+# Sheet names and fixed texts, (zh, en).
+TEXT: dict[str, tuple[str, str]] = {
+    "summary": ("概要", "Summary"),
+    "trend": ("趋势", "Trend"),
+    "stages": ("环节用时", "Stages"),
+    "instructions": ("应急指令", "Instructions"),
+    "recurring": ("反复问题", "Recurring problems"),
+    "assessment": ("考核排名", "Assessment"),
+    "period": ("统计期间", "Period"),
+    "period_span": ("{start} 至 {end}", "{start} to {end}"),
+    "as_of": ("数据截至", "Data as of"),
+    "generated": ("生成时间", "Generated"),
+    "indicator": ("指标", "Indicator"),
+    "value": ("数值", "Value"),
+    "instruction_prefix": ("应急指令·{name}", "Instructions: {name}"),
+    "highlights": ("研判要点", "Highlights"),
+    "stage": ("环节", "Stage"),
+    "count": ("件数", "Count"),
+    "mean_min": ("平均（分钟）", "Mean (minutes)"),
+    "median_min": ("中位数（分钟）", "Median (minutes)"),
+    "name": ("名称", "Name"),
+    "mean_total_min": ("平均用时（分钟，上报→结案）", "Mean time (minutes, report to close)"),
+    "bucket": ("时间", "Time"),
+    "reported": ("上报", "Reported"),
+    "closed": ("结案", "Closed"),
+    "kind": ("类型", "Kind"),
+    "category": ("问题类型", "Category"),
+    "place": ("网格 / 时段", "Grid / hour"),
+    "times": ("次数", "Times"),
+    "days": ("天数", "Days"),
+    "first": ("首次", "First"),
+    "last": ("最近", "Latest"),
+    "same_grid": ("同类同地", "Same category, same grid"),
+    "same_hour": ("同类同时段", "Same category, same hour"),
+    "rank": ("名次", "Rank"),
+    "department": ("部门", "Department"),
+    "base_score": ("基础分", "Base score"),
+    "points": ("加减分", "Points"),
+    "score": ("得分", "Score"),
+    "street_share": ("街道权重", "Street share"),
+    "weighted": ("折算分", "Weighted score"),
+    "rule_count": ("{code}（次）", "{code} (times)"),
+}
+SHEET_SUMMARY = TEXT["summary"][0]
+SHEET_TREND = TEXT["trend"][0]
+SHEET_STAGES = TEXT["stages"][0]
+SHEET_INSTRUCTIONS = TEXT["instructions"][0]
+SHEET_RECURRING = TEXT["recurring"][0]
+SHEET_ASSESSMENT = TEXT["assessment"][0]
 BOLD = Font(bold=True)
+
+
+def sheet_name(key: str, lang: str = "zh") -> str:
+    """The name of sheet ``key`` (summary, trend, stages, instructions, recurring, assessment) in ``lang``."""
+    return pick(TEXT[key], lang)
 
 
 def _header(ws: Worksheet, values: list[str]) -> None:
@@ -40,68 +91,86 @@ def _minutes(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 2)
 
 
+def _cell(value: Any, kind: str) -> Any:
+    """A column's value as written: a ``minutes`` column holds seconds in the data."""
+    return _minutes(value) if kind == "minutes" else value
+
+
+def _col(column: tuple[str, str, str, str], lang: str) -> str:
+    return column[2] if lang == "en" else column[1]
+
+
 def _slice_sheet(wb: Workbook, title: str, rows: list[dict[str, Any]],
-                 columns: tuple[tuple[str, str, str, str], ...]) -> None:
+                 columns: tuple[tuple[str, str, str, str], ...], lang: str) -> None:
     ws = wb.create_sheet(title)
-    _header(ws, ["名称", *[zh for _, zh, _, _ in columns], "平均用时（分钟，上报→结案）"])
+    _header(ws, [pick(TEXT["name"], lang), *[_col(c, lang) for c in columns], pick(TEXT["mean_total_min"], lang)])
     for row in rows:
         total = (row.get("stages") or {}).get("total") or {}
-        ws.append([row["label"], *[row.get(k) for k, _, _, _ in columns], _minutes(total.get("mean_s"))])
+        ws.append([row["label"], *[_cell(row.get(k), kind) for k, _, _, kind in columns],
+                   _minutes(total.get("mean_s"))])
     _format(ws, columns, 2)
     ws.column_dimensions["A"].width = 22
     ws.freeze_panes = "B2"
 
 
-def to_xlsx(data: dict[str, Any]) -> bytes:
-    """The report ``data`` (from :func:`caseflow.analysis.reports.build_report`) as XLSX bytes."""
+def to_xlsx(data: dict[str, Any], lang: str = "zh") -> bytes:
+    """The report ``data`` (from :func:`caseflow.analysis.reports.build_report`) as XLSX bytes in ``lang``."""
+    data = in_language(data, lang)
+
+    def say(key: str, **values: Any) -> str:
+        text = pick(TEXT[key], lang)
+        return text.format(**values) if values else text
+
     wb = Workbook()
     ws = wb.active
-    ws.title = SHEET_SUMMARY
-    ws.append([f"{data['title']}（{data['period']['label']}）"])
+    ws.title = say("summary")
+    ws.append([f"{data['title']}（{data['period']['label']}）" if lang != "en"
+               else f"{data['title']} ({data['period']['label']})"])
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append(["统计期间", f"{data['period']['start']} 至 {data['period']['end']}"])
-    ws.append(["数据截至", data["as_of"]])
-    ws.append(["生成时间", data.get("generated_at", "")])
+    ws.append([say("period"), say("period_span", start=data["period"]["start"], end=data["period"]["end"])])
+    ws.append([say("as_of"), data["as_of"]])
+    ws.append([say("generated"), data.get("generated_at", "")])
     ws.append([])
-    _header(ws, ["指标", "数值"])
+    _header(ws, [say("indicator"), say("value")])
     total = data["cases"]["total"]
-    for key, zh, _, kind in CASE_COLUMNS:
-        ws.append([zh, total.get(key)])
-        if kind == "rate":
+    for column in CASE_COLUMNS:
+        ws.append([_col(column, lang), _cell(total.get(column[0]), column[3])])
+        if column[3] == "rate":
             ws.cell(row=ws.max_row, column=2).number_format = "0.0%"
-    for key, zh, _, kind in INSTRUCTION_COLUMNS:
-        ws.append([f"应急指令·{zh}", data["instructions"]["total"].get(key)])
-        if kind == "rate":
+    for column in INSTRUCTION_COLUMNS:
+        ws.append([say("instruction_prefix", name=_col(column, lang)), data["instructions"]["total"].get(column[0])])
+        if column[3] == "rate":
             ws.cell(row=ws.max_row, column=2).number_format = "0.0%"
     ws.append([])
-    _header(ws, ["研判要点"])
+    _header(ws, [say("highlights")])
     for line in data.get("highlights", []):
         ws.append([line])
     ws.column_dimensions["A"].width = 28
     ws.column_dimensions["B"].width = 30
 
-    st = wb.create_sheet(SHEET_STAGES)
-    _header(st, ["环节", "件数", "平均（分钟）", "中位数（分钟）"])
-    for key, (zh, _) in STAGES.items():
+    st = wb.create_sheet(say("stages"))
+    _header(st, [say("stage"), say("count"), say("mean_min"), say("median_min")])
+    for key, names in STAGES.items():
         stage = total["stages"].get(key)
         if stage:
-            st.append([zh, stage["n"], _minutes(stage["mean_s"]), _minutes(stage["median_s"])])
+            st.append([pick(names, lang), stage["n"], _minutes(stage["mean_s"]), _minutes(stage["median_s"])])
     for key, stage in data["instructions"]["total"]["stages"].items():
-        st.append([f"应急指令·{STAGES[key][0] if key in STAGES else key}", stage["n"], _minutes(stage["mean_s"]),
+        name = pick(INSTRUCTION_STAGES[key], lang) if key in INSTRUCTION_STAGES else key
+        st.append([say("instruction_prefix", name=name), stage["n"], _minutes(stage["mean_s"]),
                    _minutes(stage["median_s"])])
     st.column_dimensions["A"].width = 20
 
     for dim, rows in data["cases"]["by"].items():
-        _slice_sheet(wb, SLICES[dim][0], rows, CASE_COLUMNS)
+        _slice_sheet(wb, pick(SLICES[dim], lang), rows, CASE_COLUMNS, lang)
 
-    tr = wb.create_sheet(SHEET_TREND)
-    _header(tr, ["时间", "上报", "结案"])
+    tr = wb.create_sheet(say("trend"))
+    _header(tr, [say("bucket"), say("reported"), say("closed")])
     for row in data.get("trend", []):
         tr.append([row["bucket"], row["reported"], row["closed"]])
 
-    ins = wb.create_sheet(SHEET_INSTRUCTIONS)
+    ins = wb.create_sheet(say("instructions"))
     for dim, rows in data["instructions"]["by"].items():
-        _header(ins, [SLICES[dim][0], *[zh for _, zh, _, _ in INSTRUCTION_COLUMNS]])
+        _header(ins, [pick(SLICES[dim], lang), *[_col(c, lang) for c in INSTRUCTION_COLUMNS]])
         for row in rows:
             ins.append([row["label"], *[row.get(k) for k, _, _, _ in INSTRUCTION_COLUMNS]])
             for idx, (_, _, _, kind) in enumerate(INSTRUCTION_COLUMNS, start=2):
@@ -110,20 +179,21 @@ def to_xlsx(data: dict[str, Any]) -> bytes:
         ins.append([])
     ins.column_dimensions["A"].width = 22
 
-    rec = wb.create_sheet(SHEET_RECURRING)
-    _header(rec, ["类型", "问题类型", "网格 / 时段", "次数", "天数", "首次", "最近"])
+    rec = wb.create_sheet(say("recurring"))
+    _header(rec, [say("kind"), say("category"), say("place"), say("times"), say("days"), say("first"), say("last")])
     for row in data["recurring"]["by_grid"]:
-        rec.append(["同类同地", row["category"], row["grid"], row["count"], row["days"], row["first_at"], row["last_at"]])
+        rec.append([say("same_grid"), row["category"], row["grid"], row["count"], row["days"], row["first_at"],
+                    row["last_at"]])
     for row in data["recurring"]["by_hour"]:
-        rec.append(["同类同时段", row["category"], row["hour_label"], row["count"], row["days"], row["first_at"],
+        rec.append([say("same_hour"), row["category"], row["hour_label"], row["count"], row["days"], row["first_at"],
                     row["last_at"]])
     rec.column_dimensions["B"].width = 18
 
     ranking = data["assessment"]["ranking"]
-    asm = wb.create_sheet(SHEET_ASSESSMENT)
+    asm = wb.create_sheet(say("assessment"))
     codes = [r["code"] for r in data["assessment"]["rules"]]
-    _header(asm, ["名次", "部门", "基础分", "加减分", "得分", "街道权重", "折算分",
-                  *[f"{c}（次）" for c in codes]])
+    _header(asm, [say("rank"), say("department"), say("base_score"), say("points"), say("score"),
+                  say("street_share"), say("weighted"), *[say("rule_count", code=c) for c in codes]])
     for row in ranking:
         per = {d["code"]: d["count"] for d in row["rules"]}
         asm.append([row["rank"], row["name"], row["base_score"], row["points"], row["score"], row["street_share"],

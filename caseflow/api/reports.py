@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from caseflow.analysis import assessment, indicators, reports, xlsx
-from caseflow.analysis.periods import KINDS, parse_period
+from caseflow.analysis.labels import LANGUAGES
+from caseflow.analysis.periods import KINDS, RANGE, Period, parse_period, parse_range
 from caseflow.errors import ValidationFailed
 from caseflow.extensions import db
 from caseflow.models import CHANNELS, TIERS
@@ -40,8 +41,12 @@ def _reader(action: str, admin_only: bool = False) -> Actor:
 
 
 class PeriodQuery(Schema):
-    period = fields.String(load_default="month", validate=validate.OneOf(KINDS))
-    start = fields.String(load_default=None, metadata={"description": "any day in the period: 2025-03-01, 2025-03, 2025"})
+    period = fields.String(load_default="month", validate=validate.OneOf((*KINDS, RANGE)),
+                           metadata={"description": "a report period, or `range` for the days from start to end"})
+    start = fields.String(load_default=None, metadata={
+        "description": "any day in the period: 2025-03-01, 2025-03, 2025; a range's first day: 2025-03-05"})
+    end = fields.String(load_default=None, metadata={
+        "description": "a range's last day, included (period=range only): 2025-03-20"})
 
 
 class IndicatorQuery(PeriodQuery):
@@ -55,6 +60,11 @@ class IndicatorQuery(PeriodQuery):
     channel = fields.String(load_default=None, validate=validate.OneOf(CHANNELS))
     tier = fields.String(load_default=None, validate=validate.OneOf(TIERS))
     as_of = fields.AwareDateTime(load_default=None)
+
+
+class XlsxQuery(Schema):
+    lang = fields.String(load_default=None, validate=validate.OneOf(LANGUAGES),
+                         metadata={"description": "language of sheet names and headers (default: LANGUAGE, zh)"})
 
 
 class ListQuery(Schema):
@@ -98,6 +108,14 @@ class ConfigIn(Schema):
     apply_share = fields.Boolean(load_default=True)
 
 
+def _period(args: dict[str, Any]) -> Period:
+    if args["period"] == RANGE:
+        return parse_range(args["start"], args["end"])
+    if args.get("end"):
+        raise ValidationFailed("end is only for period=range", field="end")
+    return parse_period(args["period"], args["start"])
+
+
 def _slices(raw: str, field: str = "slices") -> list[str]:
     names = [s.strip() for s in (raw or "").split(",") if s.strip()]
     bad = [s for s in names if s not in indicators.CASE_SLICES]
@@ -112,9 +130,9 @@ class Indicators(MethodView):
     @blp.arguments(IndicatorQuery, location="query")
     @blp.response(200)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """The indicators of a period, sliced (department, category, grid, channel, tier, hour)."""
+        """The indicators of a period or a range of days, sliced (department, category, grid, channel, tier, hour)."""
         _reader("view indicators")
-        period = parse_period(args["period"], args["start"])
+        period = _period(args)
         case_slices = _slices(args["slices"])
         filters = indicators.Filters(department_id=args["department_id"], category_id=args["category_id"],
                                      grid_id=args["grid_id"], channel=args["channel"], tier=args["tier"])
@@ -153,13 +171,15 @@ class Report(MethodView):
 
 @blp.route("/<int:report_id>.xlsx")
 class ReportXlsx(MethodView):
+    @blp.arguments(XlsxQuery, location="query")
     @blp.response(200, content_type=XLSX_MIME)
-    def get(self, report_id: int) -> Response:
-        """One stored report as an XLSX workbook (the same numbers as its data)."""
+    def get(self, args: dict[str, Any], report_id: int) -> Response:
+        """One stored report as an XLSX workbook (the same numbers as its data), in Chinese or English."""
         _reader("export report")
         row = reports.get_report(db.session(), report_id)
+        lang = args["lang"] or current_app.config.get("LANGUAGE", "zh")
         name = f"report-{row.kind}-{row.period_start.isoformat()}.xlsx"
-        return Response(xlsx.to_xlsx(row.data), mimetype=XLSX_MIME,
+        return Response(xlsx.to_xlsx(row.data, lang if lang in LANGUAGES else "zh"), mimetype=XLSX_MIME,
                         headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
@@ -168,9 +188,9 @@ class Assessment(MethodView):
     @blp.arguments(PeriodQuery, location="query")
     @blp.response(200)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Every department's score and rank for a period, with the points per rule."""
+        """Every department's score and rank for a period or a range of days, with the points per rule."""
         _reader("view assessment")
-        return assessment.assess(db.session(), parse_period(args["period"], args["start"]))
+        return assessment.assess(db.session(), _period(args))
 
 
 @blp.route("/scoring-rules")

@@ -13,6 +13,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from caseflow.errors import NotFound, ValidationFailed
 from caseflow.extensions import db
@@ -24,6 +25,8 @@ from caseflow.services.access import can_see_department_item, deny, record_audit
 from caseflow.workflow.engine import get_catalog
 
 from .auth import current_actor
+from .pagination import HEADERS_DOC as PAGE_HEADERS
+from .pagination import PageQuerySchema, paged_feed, where_given
 from .schemas import ID_RANGE
 
 blp = Blueprint("returns", __name__, url_prefix="/api",
@@ -51,12 +54,11 @@ class ReturnCreateSchema(Schema):
                                  metadata={"description": "evidence already uploaded to the case"})
 
 
-class ReturnQuerySchema(Schema):
-    """Filters for the list."""
+class ReturnQuerySchema(PageQuerySchema):
+    """Filters and paging of the list (per_page 100 by default)."""
 
     state = fields.String(load_default=None, validate=validate.OneOf(STATES))
     case_id = fields.Integer(load_default=None, validate=ID_RANGE)
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 class ApproveSchema(Schema):
@@ -146,9 +148,14 @@ class IndicatorRowSchema(Schema):
     escalated = fields.Integer()
     withdrawn = fields.Integer()
     instruction_returns = fields.Integer()
+    instruction_requests = fields.Integer(metadata={"description": "the unit's transfer requests of instructions"})
+    instruction_requests_approved = fields.Integer()
+    instruction_requests_rejected = fields.Integer()
     return_rate = fields.Float(allow_none=True)
     approval_rate = fields.Float(allow_none=True)
-    mean_review_s = fields.Float(allow_none=True)
+    mean_review_s = fields.Float(allow_none=True, metadata={
+        "description": "mean review time of the reviewed (approved or rejected) requests: request to decision, "
+                       "wall-clock seconds (the same definition as the analysis indicators' return_review_mean_s)"})
 
 
 class ReassignSchema(Schema):
@@ -266,19 +273,17 @@ class Returns(MethodView):
         return view(rr)
 
     @blp.arguments(ReturnQuerySchema, location="query")
-    @blp.response(200, ReturnSchema(many=True))
-    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        """Return requests, newest first; handlers see their own department's."""
+    @blp.response(200, ReturnSchema(many=True), headers=PAGE_HEADERS)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Return requests, newest first, paged; handlers see their own department's."""
         actor = _actor()
-        q = select(ReturnRequest)
-        if args["state"]:
-            q = q.where(ReturnRequest.state == args["state"])
-        if args["case_id"]:
-            q = q.where(ReturnRequest.case_id == args["case_id"])
+        q = where_given(select(ReturnRequest), args, {"state": ReturnRequest.state, "case_id": ReturnRequest.case_id})
         if not can_see_department_item(actor, set()):
             q = q.where(ReturnRequest.department_id == actor.department_id)
-        rows = db.session.execute(q.order_by(ReturnRequest.id.desc()).limit(args["limit"])).scalars()
-        return [view(r) for r in rows]
+        # The case and the cited regulation in one query each: statements do not grow with the page.
+        q = q.options(selectinload(ReturnRequest.case), selectinload(ReturnRequest.basis_ref))
+        return paged_feed(db.session(), q.order_by(ReturnRequest.id.desc()), args, default=100,
+                          views=lambda rows: [view(r) for r in rows])
 
 
 @blp.route("/returns/<int:request_id>")

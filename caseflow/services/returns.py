@@ -17,7 +17,11 @@ its duty asks, within a window after dispatch, to hand it back; the dispatcher d
   center leads joint handling. A case already difficult sends such a request to the leader.
 * Reports: :func:`return_report` (approved returns and instruction transfers / not-ours by
   category and from/to department), :func:`reassign_category` (ledgered on item type
-  ``category``), :func:`return_indicators`.
+  ``category``), :func:`return_indicators`. A request's review time is :func:`review_seconds`
+  (wall clock, request to decision), the one definition the analysis indicators use too.
+  Instructions' transfer requests (申请移交, :mod:`caseflow.workflow.instruction_transfer_actions`)
+  count in both reports: approved ones as transfers / not-ours, and per department in
+  :func:`return_indicators` (:func:`instruction_transfer_requests`).
 * On-time scores (the rule in "counting fairly", shared with :mod:`caseflow.analysis`): an
   approved return takes the case off the returning department's record
   (:func:`counts_against_on_time`, :func:`returned_pairs`) and restarts the case's on-time
@@ -28,13 +32,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, literal, select
+from sqlalchemy import case as sql_case
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
@@ -62,6 +67,7 @@ from caseflow.worktime import parse_duration
 
 from . import ledger, transition
 from .access import deny, record_audit
+from .active_records import require_active
 
 DEFAULTS: dict[str, Any] = {
     # How long after dispatch (working time) a department may still ask to return a case.
@@ -146,13 +152,16 @@ def _text(value: Any, name: str, *, required: bool) -> str:
 
 
 def _department_id(session: Session, raw: Any, name: str) -> int:
+    """A department that work may go to (suggested, re-dispatched, made responsible): it must
+    exist and be active."""
     try:
         dept_id = int(raw)
     except (TypeError, ValueError):
         raise ValidationFailed(f"{name} must be a department's id", field=name) from None
-    if session.get(Department, dept_id) is None:
+    dept = session.get(Department, dept_id)
+    if dept is None:
         raise ValidationFailed(f"department {dept_id} does not exist", field=name)
-    return dept_id
+    return require_active(dept, name).id
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -220,8 +229,12 @@ def _same_basis(a_ref: int | None, a_text: str, b: ReturnRequest) -> bool:
 # --------------------------------------------------------------------------- the request
 
 
-def _resolve_basis(session: Session, basis: Any, basis_ref_id: Any) -> tuple[str, str, int | None]:
-    """(kind, text, ref id): a Regulation row (its kind), or free text; one of them is required."""
+def resolve_basis(session: Session, basis: Any, basis_ref_id: Any) -> tuple[str, str, int | None]:
+    """(kind, text, ref id): a Regulation row (its kind), or free text; one of them is required.
+
+    The rule of a return request's basis, shared by an instruction's transfer request
+    (:mod:`caseflow.workflow.instruction_transfer_actions`).
+    """
     text = _text(basis, "basis", required=False)
     if basis_ref_id not in (None, ""):
         try:
@@ -288,7 +301,7 @@ def request_return(session: Session, catalog: WorkflowCatalog, case_id: int, act
             raise InvalidTransition(f"case {case.number} is archived and read-only", details={"state": case.state})
         _check_requester(session, actor, case)
         reason_text = _text(reason, "reason", required=True)
-        kind, basis_text, ref_id = _resolve_basis(session, basis, basis_ref_id)
+        kind, basis_text, ref_id = resolve_basis(session, basis, basis_ref_id)
         suggested = None
         if suggested_department_id not in (None, ""):
             suggested = _department_id(session, suggested_department_id, "suggested_department_id")
@@ -572,18 +585,51 @@ def reassign_category(session: Session, category_id: int, department_id: int, ac
 # --------------------------------------------------------------------------- counting fairly
 
 
+# Review time (审核用时) of a return request: from the request to the dispatcher's (or the
+# leader's) decision, on the wall clock, not in working time: how long the department waited,
+# nights included. One definition (the SQL below) for the returns report and the analysis
+# indicators. Only reviewed requests have one: escalated ones were decided by the return limit,
+# withdrawn ones never were.
+REVIEWED_STATES = ("approved", "rejected")
+
+
+def review_seconds(seconds: Callable[[Any, Any], ColumnElement[float]], rr: Any = ReturnRequest,
+                   as_of: datetime | None = None) -> ColumnElement[float]:
+    """SQL: request ``rr``'s review time in wall-clock seconds; NULL unless it was reviewed
+    (approved or rejected, decided before ``as_of`` when given).
+
+    ``seconds(later, earlier)`` is the backend's duration expression,
+    :meth:`caseflow.analysis.sql.Dialect.seconds`.
+    """
+    conds = [rr.state.in_(REVIEWED_STATES), rr.decided_at.is_not(None)]
+    if as_of is not None:
+        conds.append(rr.decided_at < as_of)
+    return sql_case((and_(*conds), seconds(rr.decided_at, rr.created_at)))
+
+
+def _seconds_of(session: Session) -> Callable[[Any, Any], ColumnElement[float]]:
+    from caseflow.analysis.sql import Dialect
+
+    return Dialect(session.get_bind().dialect.name, "UTC", 0).seconds
+
+
 def return_indicators(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Per department, for requests made in ``[start, end)``: requests, approved, rejected, pending,
     escalated, withdrawn; cases received (dispatch-like steps to it); ``return_rate`` = requests /
-    received; ``approval_rate`` = approved / (approved + rejected); ``mean_review_s`` (request to
-    decision, wall clock) and ``instruction_returns`` (transfers away and not-ours).
-    Rates are None when their denominator is zero.
+    received; ``approval_rate`` = approved / (approved + rejected); ``mean_review_s`` (the mean
+    :func:`review_seconds` of its reviewed requests: request to decision, wall clock).
+
+    Instructions: ``instruction_returns`` (transfers away and not-ours, whoever started them)
+    and the unit's own transfer requests made in the period (``instruction_requests``, of which
+    ``instruction_requests_approved``, ``instruction_requests_rejected``; the rest wait, were
+    withdrawn or superseded). Rates are None when their denominator is zero.
     """
     _aware(start, "start")
     _aware(end, "end")
     stats: dict[int, dict[str, Any]] = defaultdict(lambda: {
         "received": 0, "requests": 0, "approved": 0, "rejected": 0, "pending": 0, "escalated": 0,
-        "withdrawn": 0, "review_s": [], "instruction_returns": 0})
+        "withdrawn": 0, "review_s": [], "instruction_returns": 0, "instruction_requests": 0,
+        "instruction_requests_approved": 0, "instruction_requests_rejected": 0})
     for payload, in session.execute(
         select(LedgerEntry.payload).where(LedgerEntry.item_type == "case", LedgerEntry.trigger.in_(ASSIGN_TRIGGERS),
                                           LedgerEntry.at >= start, LedgerEntry.at < end)
@@ -591,18 +637,26 @@ def return_indicators(session: Session, start: datetime, end: datetime) -> list[
         dept = _int((payload or {}).get("department_id"))
         if dept is not None:
             stats[dept]["received"] += 1
-    for rr in session.execute(select(ReturnRequest).where(ReturnRequest.created_at >= start,
-                                                          ReturnRequest.created_at < end)).scalars():
-        s = stats[rr.department_id]
+    review = review_seconds(_seconds_of(session))
+    for dept_id, state, review_s in session.execute(
+        select(ReturnRequest.department_id, ReturnRequest.state, review).where(
+            ReturnRequest.created_at >= start, ReturnRequest.created_at < end)
+    ):
+        s = stats[dept_id]
         s["requests"] += 1
-        key = "pending" if rr.state in OPEN_STATES else rr.state
+        key = "pending" if state in OPEN_STATES else state
         if key in s:
             s[key] += 1
-        if rr.state in ("approved", "rejected") and rr.decided_at is not None:
-            s["review_s"].append((rr.decided_at - rr.created_at).total_seconds())
+        if review_s is not None:
+            s["review_s"].append(float(review_s))
     for src, _dst, _cat in _instruction_returns(session, start, end):
         if src is not None:
             stats[src]["instruction_returns"] += 1
+    for dept_id, outcome in instruction_transfer_requests(session, start, end):
+        s = stats[dept_id]
+        s["instruction_requests"] += 1
+        if outcome in ("approved", "rejected"):
+            s[f"instruction_requests_{outcome}"] += 1
     depts = {d.id: d for d in session.execute(select(Department)).scalars()}
     out = []
     for dept_id in sorted(stats, key=lambda i: (depts[i].code if i in depts else "", i)):
@@ -615,6 +669,27 @@ def return_indicators(session: Session, start: datetime, end: datetime) -> list[
             "approval_rate": round(s["approved"] / decided, 4) if decided else None,
             "mean_review_s": round(sum(reviews) / len(reviews), 1) if reviews else None,
         })
+    return out
+
+
+def instruction_transfer_requests(session: Session, start: datetime, end: datetime) -> list[tuple[int, str]]:
+    """(requesting department, state now) of each unit's transfer request of an instruction made
+    in ``[start, end)`` (the ``request_transfer`` ledger entries; the state from the instruction's
+    record: open, approved, rejected, withdrawn or superseded)."""
+    out = []
+    rows = session.execute(
+        select(LedgerEntry.payload, Instruction.data).join(Instruction, Instruction.id == LedgerEntry.item_id)
+        .where(LedgerEntry.item_type == "instruction", LedgerEntry.trigger == "request_transfer",
+               LedgerEntry.at >= start, LedgerEntry.at < end)
+    ).all()
+    for payload, data in rows:
+        payload = payload or {}
+        dept, no = _int(payload.get("requesting_department_id")), _int(payload.get("transfer_request_no"))
+        if dept is None:
+            continue
+        reqs = (data or {}).get("transfer_requests") or []
+        state = reqs[no - 1].get("state", "open") if no is not None and 0 < no <= len(reqs) else "open"
+        out.append((dept, str(state)))
     return out
 
 

@@ -1,6 +1,9 @@
 """The handler's work (处置部门), made for a phone: my department's cases and instructions, sign,
 arrival report, result with photos from the camera, and a request to return a misrouted case.
 A co-operating department (协办) of a complex or joint case signs for and reports on its own part.
+For an instruction that is not the unit's (or not the bureau's), the unit asks the liaison to
+transfer it or explain to 110 (申请移交, with a reason and a basis), as a case's return request.
+The landing page also lists the escalations the person was told about, to acknowledge.
 
 The list is ``pages.handler`` (/handler, :func:`work_context`); each item opens its own page
 here. Another department's item is "not found" (404, and the attempt is kept for audit), the
@@ -18,16 +21,22 @@ from werkzeug.wrappers import Response
 
 from caseflow.errors import DomainError, PayloadTooLarge, ValidationFailed
 from caseflow.extensions import db
-from caseflow.models import Attachment, Case, CaseParticipant, Department, Instruction, WorkflowItem
+from caseflow.models import Attachment, Case, CaseParticipant, Department, Instruction, WorkflowItem, utcnow
 from caseflow.security.actor import Actor
-from caseflow.services import attachments
+from caseflow.services import attachments, returns
 from caseflow.services import instructions as ins_svc
+from caseflow.services import regulations
+from caseflow.services.active_records import offered
 from caseflow.services.cases import handling, supervision
+from caseflow.services.escalation_views import console_runs
 from caseflow.workflow.engine import get_catalog
+from caseflow.workflow.instruction_transfer_actions import open_request as open_transfer_request
+from caseflow.workflow.instruction_transfer_actions import requests_of
 
 from .guards import login_required
 from .i18n import t
-from .work import attempt, back, me, number, returns_service, text
+from .leader import escalation_rows
+from .work import attempt, back, me, number, text
 
 bp = Blueprint("handler_console", __name__, url_prefix="/handler")
 
@@ -41,7 +50,8 @@ def _triggers(item: WorkflowItem, actor: Actor) -> set[str]:
 
 
 def work_context() -> dict[str, Any]:
-    """The open cases and instructions of the handler's department (and cases it takes part in)."""
+    """The open cases and instructions of the handler's department (and cases it takes part in),
+    and the escalations the person was told about."""
     from .pages import open_filter, rows_for
 
     person, _ = me()
@@ -60,7 +70,10 @@ def work_context() -> dict[str, Any]:
             .order_by(Instruction.received_at.desc()).limit(200)
         ).scalars()), prefer="arrival")
     department = db.session.get(Department, dept_id) if dept_id else None
-    return {"cases": cases, "instructions": instructions, "department": department}
+    # Escalations this person was told about (a unit head, a group leader), with the acknowledge
+    # button, as on the duty and leader pages.
+    mine = escalation_rows(console_runs(db.session(), utcnow(), told=person.id))
+    return {"cases": cases, "instructions": instructions, "department": department, "my_escalations": mine}
 
 
 def _visible(item_type: str, item_id: int, action: str) -> Any:
@@ -87,10 +100,11 @@ def _page(template: str, item: Any, item_type: str, **extra: Any) -> str:
     total = None
     if row.deadline is not None:
         total = (row.deadline.due_at - row.deadline.armed_at).total_seconds()
-    departments = list(db.session.execute(select(Department).order_by(Department.code)).scalars())
+    # The departments a return or transfer request may suggest: active ones only.
+    departments = offered(db.session(), Department)
     return render_template(template, item=item, row=row, total=total, triggers=_triggers(item, actor),
                            evidence=_evidence(item_type, item.id), departments=departments,
-                           returns_enabled=returns_service() is not None, max_photos=MAX_PHOTOS, **extra)
+                           max_photos=MAX_PHOTOS, **extra)
 
 
 def own_part(parts: list[CaseParticipant], department_id: int | None) -> CaseParticipant | None:
@@ -119,7 +133,9 @@ def case(case_id: int) -> str:
 @login_required(roles=ROLES)
 def instruction(item_id: int) -> str:
     """One instruction sent to my department, with the steps I can take now."""
-    return _page("handler/instruction.html", _visible("instruction", item_id, "open instruction page"), "instruction")
+    item = _visible("instruction", item_id, "open instruction page")
+    return _page("handler/instruction.html", item, "instruction", transfer_requests=requests_of(item),
+                 open_transfer=open_transfer_request(item), regulations=regulations.listing(db.session()))
 
 
 def _photos() -> list[FileStorage]:
@@ -166,9 +182,6 @@ def case_action(case_id: int, action: str) -> Response:
             # Photos first: the report names them. A refused report leaves them as evidence on the case.
             refs = _store_photos("case", case_id, actor)
             return handling.report_result(session, catalog, case_id, actor=actor, result=result, evidence_refs=refs)
-        returns = returns_service()
-        if returns is None:
-            abort(404)
         return returns.request_return(session, catalog, case_id, actor, text("reason", required=True),
                                       text("basis", required=True),
                                       suggested_department_id=number("suggested_department_id"))
@@ -177,10 +190,13 @@ def case_action(case_id: int, action: str) -> Response:
     return back("handler_console.case", case_id=case_id)
 
 
-@bp.post("/instructions/<int:item_id>/<any(arrive, delay, result):action>")
+@bp.post("/instructions/<int:item_id>/<any(arrive, delay, result, transfer, 'withdraw-transfer', 'not-ours', "
+         "'keep-order'):action>")
 @login_required(roles=ROLES)
 def instruction_action(item_id: int, action: str) -> Response:
-    """Report arrival on site, explain a delay, or report the result (with photos)."""
+    """Report arrival on site, explain a delay, or report the result (with photos); ask the liaison
+    to transfer the instruction or explain to 110 (申请移交, with a reason and a basis) or withdraw
+    that request; on site, report it is not the bureau's and keep order."""
     _visible("instruction", item_id, f"instruction {action}")
     _, actor = me()
     session, catalog = db.session(), get_catalog()
@@ -191,6 +207,19 @@ def instruction_action(item_id: int, action: str) -> Response:
                                   place=text("place", max_len=200))
         if action == "delay":
             return ins_svc.explain_delay(session, catalog, item_id, actor=actor, reason=text("reason", required=True))
+        if action == "transfer":
+            return ins_svc.request_transfer(
+                session, catalog, item_id, actor=actor, reason=text("reason", required=True), basis=text("basis"),
+                basis_ref_id=number("basis_ref_id"), suggested_department_id=number("suggested_department_id"),
+                kind=text("kind", max_len=20) or "other_unit")
+        if action == "withdraw-transfer":
+            return ins_svc.withdraw_transfer_request(session, catalog, item_id, actor=actor)
+        if action == "not-ours":
+            return ins_svc.report_not_ours(session, catalog, item_id, actor=actor,
+                                           explanation=text("explanation", required=True))
+        if action == "keep-order":
+            return ins_svc.keep_order(session, catalog, item_id, actor=actor, note=text("note", required=True),
+                                      responsible_arrived=request.form.get("responsible_arrived") == "1")
         result = text("result", required=True)
         _store_photos("instruction", item_id, actor)
         return ins_svc.report_result(session, catalog, item_id, actor=actor, result=result,

@@ -190,9 +190,8 @@ def dashboard_context() -> dict[str, Any]:
     total, overdue = overdue_deadlines(now)
     overdue_rows = [(d, item, state_label(item), (now - d.due_at).total_seconds()) for d, item in overdue]
     from .leader_returns import waiting_count
-    from .work import returns_service
 
-    returns_waiting = waiting_count() if returns_service() is not None else None
+    returns_waiting = waiting_count()
     return {"figures": today_figures(now), "counts": counts, "overdue_total": total, "overdue": overdue_rows,
             "escalations": waiting_escalations(), "map": grid_map(), "returns_waiting": returns_waiting}
 

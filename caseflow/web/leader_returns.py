@@ -16,18 +16,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, abort, flash, render_template, request
+from flask import Blueprint, flash, render_template, request
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from caseflow.errors import DomainError
 from caseflow.extensions import db
 from caseflow.models import Department, ReturnRequest
+from caseflow.services import returns
+from caseflow.services.active_records import offered
 from caseflow.workflow.engine import get_catalog
 
 from .guards import login_required
 from .i18n import t
-from .work import back, describe, me, number, returns_service, text
+from .work import back, describe, me, number, text
 
 bp = Blueprint("leader_returns", __name__, url_prefix="/leader/returns")
 
@@ -77,7 +79,7 @@ def waiting_count() -> int:
 def _render(status: int = 200, error: dict[str, Any] | None = None) -> tuple[str, int]:
     from .pages import state_label
 
-    departments = list(db.session.execute(select(Department).order_by(Department.code)).scalars())
+    departments = offered(db.session(), Department)  # a return goes only to a department in use
     return render_template("leader/returns.html", waiting=waiting_requests(), departments=departments,
                            error=error, state_label=state_label, max_opinion=MAX_OPINION), status
 
@@ -93,9 +95,6 @@ def index() -> tuple[str, int]:
 @login_required(roles=ROLES)
 def decide(request_id: int, verdict: str) -> Response | tuple[str, int]:
     """Approve (re-dispatch to the chosen department) or reject, with the leader's opinion."""
-    returns = returns_service()
-    if returns is None:
-        abort(404)
     _, actor = me()
     session, catalog = db.session(), get_catalog()
     try:

@@ -11,13 +11,10 @@ from sqlalchemy import select, true
 from caseflow.extensions import db
 from caseflow.models import (
     ActionGroup,
-    Case,
     Category,
     Deadline,
     Department,
-    DutyShift,
     Grid,
-    Instruction,
     Person,
     WorkflowItem,
     utcnow,
@@ -149,7 +146,7 @@ def liaison() -> str:
 @bp.get("/dispatch")
 @login_required(roles=["dispatcher"])
 def dispatch() -> str:
-    """The review queue, cases to dispatch, checks, supervision and (when installed) return requests."""
+    """The review queue, cases to dispatch, checks, supervision and return requests."""
     from .dispatch import inbox_context  # the queues and their actions live in dispatch.py
 
     return render_template("dispatch/inbox.html", **inbox_context())

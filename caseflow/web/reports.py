@@ -2,21 +2,28 @@
 
 Charts are inline SVG drawn on the server (trend, by type, by grid, by hour): no JavaScript,
 no inline styles (the CSP forbids both), only SVG presentation attributes.
+
+Pages and the XLSX download follow the console's language (``?lang=en``): fixed texts come from
+:mod:`caseflow.web.i18n`, indicator names from :mod:`caseflow.analysis.labels`, and the stored
+(Chinese) report's titles, labels and highlights pass through :func:`~caseflow.analysis.reports.in_language`.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from caseflow.analysis import reports, xlsx
-from caseflow.analysis.labels import CASE_COLUMNS, INSTRUCTION_COLUMNS, SLICES, STAGES
+from caseflow.analysis.labels import CASE_COLUMNS, INSTRUCTION_COLUMNS, SLICES, STAGES, pick
 from caseflow.analysis.periods import KINDS, parse_period
 from caseflow.errors import DomainError
 from caseflow.extensions import db
+from caseflow.models.analysis import StoredReport
 
 from .guards import REPORT_ROLES, current_person, login_required
+from .i18n import current_language
+from .work import describe
 
 bp = Blueprint("reports_console", __name__, url_prefix="/reports")
 
@@ -67,13 +74,33 @@ def line_chart(trend: list[dict[str, Any]], width: int = 640, height: int = 220)
             "ticks": ticks, "top": top, "base_y": 10 + plot_h, "left": left, "right": left + plot_w}
 
 
+def _titles(lang: str) -> dict[str, str]:
+    return reports.TITLES_EN if lang == "en" else reports.TITLES
+
+
+def _period_label(row: StoredReport, lang: str) -> str:
+    period = (row.data or {}).get("period") or {}
+    if lang == "en" or not period.get("label"):
+        return reports.period_label(row.kind, row.period_start.isoformat(), lang)
+    return str(period["label"])
+
+
+def _stored(report_id: int) -> StoredReport:
+    try:
+        return reports.get_report(db.session(), report_id)
+    except DomainError:
+        abort(404)
+
+
 @bp.get("/")
 @login_required(roles=ROLES)
 def index() -> str:
     """Stored reports, newest first, and the form to generate one."""
+    lang = current_language()
     kind = request.args.get("kind") or None
     rows = reports.list_reports(db.session(), kind if kind in KINDS else None)
-    return render_template("reports/index.html", rows=rows, kinds=KINDS, titles=reports.TITLES, kind=kind)
+    return render_template("reports/index.html", rows=[(r, _period_label(r, lang)) for r in rows], kinds=KINDS,
+                           titles=_titles(lang), kind=kind)
 
 
 @bp.post("/generate")
@@ -85,7 +112,8 @@ def generate() -> WerkzeugResponse:
         period = parse_period(request.form.get("kind"), request.form.get("start") or None)
         row = reports.store_report(db.session(), period, generated_by_id=person.id if person else None)
     except DomainError as exc:
-        flash(exc.message, "error")
+        db.session.rollback()
+        flash(describe(exc), "error")
         return redirect(url_for("reports_console.index"))
     return redirect(url_for("reports_console.view", report_id=row.id))
 
@@ -94,13 +122,9 @@ def generate() -> WerkzeugResponse:
 @login_required(roles=ROLES)
 def view(report_id: int) -> str:
     """One report: highlights, figures, charts, tables, recurring problems and the ranking."""
-    try:
-        row = reports.get_report(db.session(), report_id)
-    except DomainError:
-        from flask import abort
-
-        abort(404)
-    data = row.data
+    row = _stored(report_id)
+    lang = current_language()
+    data = reports.in_language(row.data, lang)
     by = data["cases"]["by"]
     charts = {
         "trend": line_chart(data.get("trend", [])),
@@ -108,20 +132,20 @@ def view(report_id: int) -> str:
         "grid": bar_chart(by.get("grid", [])),
         "hour": column_chart(by.get("hour", [])),
     }
-    return render_template("reports/view.html", row=row, data=data, charts=charts, case_columns=CASE_COLUMNS,
-                           instruction_columns=INSTRUCTION_COLUMNS, slices=SLICES, stages=STAGES,
-                           bar=BAR, bar_alt=BAR_ALT)
+    # Names in the page's language: (key, name, kind) columns, {key: name} slices and stages.
+    case_columns = [(key, pick((zh, en), lang), kind) for key, zh, en, kind in CASE_COLUMNS]
+    instruction_columns = [(key, pick((zh, en), lang), kind) for key, zh, en, kind in INSTRUCTION_COLUMNS]
+    return render_template("reports/view.html", row=row, data=data, charts=charts, case_columns=case_columns,
+                           instruction_columns=instruction_columns,
+                           slices={k: pick(v, lang) for k, v in SLICES.items()},
+                           stages={k: pick(v, lang) for k, v in STAGES.items()}, bar=BAR, bar_alt=BAR_ALT)
 
 
 @bp.get("/<int:report_id>.xlsx")
 @login_required(roles=ROLES)
 def download(report_id: int) -> Response:
-    """The report as XLSX."""
-    try:
-        row = reports.get_report(db.session(), report_id)
-    except DomainError:
-        from flask import abort
-
-        abort(404)
-    return Response(xlsx.to_xlsx(row.data), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    """The report as XLSX, in the console's language."""
+    row = _stored(report_id)
+    return Response(xlsx.to_xlsx(row.data, current_language()),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename=report-{row.kind}-{row.period_start}.xlsx"})

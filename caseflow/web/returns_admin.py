@@ -56,6 +56,9 @@ TEXT: dict[str, dict[str, str]] = {
     "approval_rate": {"zh": "同意率", "en": "Approval rate"},
     "mean_review": {"zh": "平均审核用时", "en": "Mean review time"},
     "instruction_returns": {"zh": "指令移交/非本局", "en": "Instruction returns"},
+    "instruction_requests": {"zh": "指令申请移交（同意/驳回）", "en": "Instruction transfer requests (approved/rejected)"},
+    "review_note": {"zh": "审核用时按自然时间计（申请至审核决定），不扣除非工作时间。",
+                    "en": "Review time is wall-clock time from the request to the decision, nights included."},
 }
 
 

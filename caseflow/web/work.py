@@ -7,8 +7,6 @@ decide, lock and commit. Nothing here writes to the database itself.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -100,13 +98,6 @@ def back(endpoint: str, **values: Any) -> Response:
     """Redirect to the form's ``next`` (a path on this site) or to ``endpoint``."""
     target = safe_next(request.form.get("next") or request.args.get("next"))
     return redirect(target or url_for(endpoint, **values))
-
-
-def returns_service() -> Any:
-    """``caseflow.services.returns`` when that capability is installed, else None (no stub)."""
-    if importlib.util.find_spec("caseflow.services.returns") is None:
-        return None
-    return importlib.import_module("caseflow.services.returns")
 
 
 def isoutc(value: Any) -> str:
