@@ -28,6 +28,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .services.instruction_sign_alarm import check_settings
 
     check_settings(app.config)  # a bad alarm delay stops the start, not the first instruction
+    from .services import routing
+
+    routing.check_settings(app.config)  # likewise a bad weekend/holiday routing setting
 
     from .extensions import db
     from .workflow.engine import catalog_for

@@ -57,6 +57,26 @@ class DefaultConfig:
     # How long an emergency instruction may stay unsigned before the alarm (escalation
     # "unsigned"); replaces the instruction workflow's `sign: after`. Empty: the YAML's value.
     INSTRUCTION_SIGN_ALARM_AFTER = "5m"
+    # Who takes an instruction received in a unit's working hours on a weekend or holiday
+    # (caseflow/services/routing.py): "unit" (seed 001 篇三 三(一)) or "action_group"; per center
+    # code in INSTRUCTION_DAYS_OFF_ROUTING_CENTERS, e.g. "S01:action_group,S02:unit".
+    INSTRUCTION_DAYS_OFF_ROUTING = "unit"
+    INSTRUCTION_DAYS_OFF_ROUTING_CENTERS = ""
+
+    # The duty watch (caseflow/services/duty/settings.py reads these, with the same defaults without
+    # an app). A center's own staffing rules (`caseflow duty rules set`) override the DUTY_MIN_STAFF*
+    # and DUTY_*_LEADER defaults for that center.
+    DUTY_SHIFT_START = "08:30"  # local time shifts start and end (08:30 to 08:30 the next day)
+    DUTY_MIN_STAFF = 2  # leads + officers an ordinary shift needs
+    DUTY_MIN_STAFF_HOLIDAY = 3  # ... a shift starting on a statutory or local holiday
+    DUTY_MIN_STAFF_SPECIAL = 3  # ... a shift in a declared special period (unless the period sets its own)
+    DUTY_MIN_STAFF_EMERGENCY = 4  # ... a shift in emergency mode
+    DUTY_HOLIDAY_LEADER = True  # a holiday shift needs a leader on shift (带班领导)
+    DUTY_SPECIAL_LEADER = True  # a special-period shift needs a leader on shift
+    DUTY_GAP_DAYS_AHEAD = 3  # gaps are warned to the center's leaders this many days ahead
+    HANDOVER_GRACE_MIN = 30  # a handover not complete this long after 08:30 escalates
+    HANDOVER_REMINDER_MIN = 30  # people going off shift are reminded this long before 08:30
+    ROLL_CALL_ANSWER_MIN = 5  # an unanswered roll call escalates after this many minutes
 
     # Workers, the RQ scheduler and the sweeper (caseflow/cli/worker.py, caseflow/deadlines/sweeper.py).
     # The code reads each with the same default, so these only make them visible and documented.

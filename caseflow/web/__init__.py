@@ -33,3 +33,14 @@ def init_web(app: Flask) -> None:
     from .outbox_pages import bp as outbox_pages_bp
 
     app.register_blueprint(outbox_pages_bp)
+    from .instruction_ledger import bp as instruction_ledger_bp
+
+    app.register_blueprint(instruction_ledger_bp)
+    from .dispatch_queues import bp as dispatch_queues_bp
+    from .patrol import bp as patrol_bp
+
+    app.register_blueprint(patrol_bp)
+    app.register_blueprint(dispatch_queues_bp)
+    from .admin_records import bp as admin_records_bp
+
+    app.register_blueprint(admin_records_bp)

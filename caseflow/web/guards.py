@@ -48,15 +48,31 @@ REPORT_ROLES: frozenset[str] = frozenset({"leader", "admin", "dispatcher"})
 ADMIN_ROLES: frozenset[str] = frozenset({"admin"})
 # Roles that see the notification outbox's dead letters (as GET /api/notifications does).
 OUTBOX_ROLES: frozenset[str] = frozenset({"admin", "duty_lead"})
+# Roles that open the emergency-linkage ledger (应急处置台账, /ledger/instructions).
+LEDGER_ROLES: frozenset[str] = frozenset({"liaison", "duty_lead", "duty_officer", "leader", "admin"})
+# Roles that report problems from the field or the phone and follow them (巡查员上报, /patrol/):
+# patrol inspectors and grid workers (handlers), duty staff and dispatchers taking them down.
+PATROL_ROLES: frozenset[str] = frozenset({"handler", "dispatcher", "duty_officer", "duty_lead"})
+# Roles that see the escalated and joint-handling queues (/dispatch/queues/...).
+QUEUE_ROLES: frozenset[str] = frozenset({"dispatcher", "leader"})
 # Pages that are nobody's landing page: endpoint -> (label key, roles that open it).
 MORE_PAGES: dict[str, tuple[str, frozenset[str]]] = {
+    "patrol.index": ("page.patrol", PATROL_ROLES),
+    "dispatch_queues.index": ("page.queues", QUEUE_ROLES),
+    "instruction_ledger.page": ("page.ledger", LEDGER_ROLES),
     "reports_console.index": ("page.reports", REPORT_ROLES),
     "admin_import.page": ("page.admin_import", ADMIN_ROLES),
     "returns_admin.report": ("page.returns_report", ADMIN_ROLES),
     "outbox_console.dead": ("dead.title", OUTBOX_ROLES),
+    # Administration one record at a time (caseflow/web/admin_records.py), linked from /admin.
+    "admin_records.areas": ("adm.title.areas", ADMIN_ROLES),
+    "admin_records.departments": ("adm.title.departments", ADMIN_ROLES),
+    "admin_records.categories": ("adm.title.categories", ADMIN_ROLES),
+    "admin_records.people": ("adm.title.people", ADMIN_ROLES),
 }
 # Of those, the ones the navigation bar offers (the admin's tools are linked from /admin).
-NAV_MORE = ("reports_console.index", "outbox_console.dead")
+NAV_MORE = ("instruction_ledger.page", "reports_console.index", "outbox_console.dead", "patrol.index",
+            "dispatch_queues.index")
 
 
 def may_open(roles: Iterable[str], endpoint: str) -> bool:
