@@ -42,6 +42,7 @@ import os
 import pstats
 import random
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -49,6 +50,11 @@ import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+# A 1x1 PNG: the site photo a simple case's result must carry.
+SITE_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                         "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e5270de1"
+                         "0000000049454e44ae426082")
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -139,7 +145,9 @@ class Replayer:
         from caseflow.security.actor import Actor
         from caseflow.workflow.engine import get_catalog
 
-        self.app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url})
+        # Site photos go to a folder of this process's own, removed when the replay ends.
+        self.upload_dir = tempfile.mkdtemp(prefix="caseflow-replay-uploads-")
+        self.app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "UPLOAD_DIR": self.upload_dir})
         self.ctx = self.app.app_context()
         self.ctx.push()
         self.session = db.session()
@@ -164,6 +172,18 @@ class Replayer:
         self.latencies.append((time.perf_counter() - t0) * 1000)
         self.calls += 1
         return out
+
+    def site_photo(self, cid: int, actor: Any, tier: str) -> list[str]:
+        """A simple case's result needs a site photo uploaded in this round (篇五: 现场照片);
+        upload a tiny PNG through the attachments service and name it. Other tiers cite a
+        reference in words, as before."""
+        if tier != "simple":
+            return ["photo-1"]
+        from caseflow.services import attachments
+
+        photo = attachments.store(self.session, item_type="case", item_id=cid, actor=actor,
+                                  filename="site.png", stream=io.BytesIO(SITE_PNG))
+        return [f"attachment:{photo.id}"]
 
     def run(self, job: dict[str, Any]) -> None:
         """One lifecycle to its end; an exception is counted as an error, never hidden."""
@@ -232,10 +252,12 @@ class Replayer:
         if job["extend"]:
             self.call(extension.request_extension, cid, actor=lead, duration="4h", reason="需协调产权单位")
             self.call(extension.approve_extension, cid, actor=disp, reason="情况属实", duration="2h")
-        self.call(handling.report_result, cid, actor=lead, result="已处置", evidence_refs=["photo-1"])
+        self.call(handling.report_result, cid, actor=lead, result="已处置",
+                  evidence_refs=self.site_photo(cid, lead, tier))
         if job["rework"]:
             self.call(closing.check_fail, cid, actor=disp, reason="仍有残留")
-            self.call(handling.report_result, cid, actor=lead, result="已返工", evidence_refs=["photo-2"])
+            self.call(handling.report_result, cid, actor=lead, result="已返工",
+                      evidence_refs=self.site_photo(cid, lead, tier))
         self.call(closing.check_pass, cid, actor=disp, opinion="核查通过")
         final = self.call(closing.archive, cid, actor=disp)
         assert final.state == "archived", f"ended in {final.state}"
@@ -284,6 +306,7 @@ def worker_main(index: int, url: str, redis_url: str, jobs: list[dict[str, Any]]
         prof.dump_stats(profile_path)
     for job in jobs[len(profiled):]:
         rep.run(job)
+    shutil.rmtree(rep.upload_dir, ignore_errors=True)
     results.put({"index": index, "latencies": rep.latencies, "calls": rep.calls, "errors": rep.errors,
                  "kinds": dict(rep.kinds), "seconds": time.perf_counter() - started})
 

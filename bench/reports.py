@@ -30,7 +30,6 @@ Last line:
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import os
@@ -39,7 +38,7 @@ import secrets
 import statistics
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
