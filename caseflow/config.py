@@ -77,6 +77,19 @@ class DefaultConfig:
     HANDOVER_GRACE_MIN = 30  # a handover not complete this long after 08:30 escalates
     HANDOVER_REMINDER_MIN = 30  # people going off shift are reminded this long before 08:30
     ROLL_CALL_ANSWER_MIN = 5  # an unanswered roll call escalates after this many minutes
+    # Emergency mode forced by configuration (caseflow/deadlines/emergency.py): empty = off; "all"
+    # = every center; or center ids/codes, e.g. "S01,S02". Declaring it on the duty watch is the
+    # usual way; this is for drills and deployments that must force it.
+    EMERGENCY_MODE = ""
+
+    # Return for reassignment (caseflow/services/returns.py reads these, with these defaults
+    # without an app). Windows are working time after the (last) dispatch.
+    RETURN_WINDOW_SIMPLE = "1h"
+    RETURN_WINDOW_GENERAL = "2h"
+    RETURN_WINDOW_COMPLEX = "4h"
+    RETURN_WINDOW_DIFFICULT = "1d"
+    RETURN_PAUSES_CLOCK = True  # the department's limits pause while its request waits
+    RETURN_MAX_APPROVED = 2  # approved returns on one case before the next request escalates
 
     # Workers, the RQ scheduler and the sweeper (caseflow/cli/worker.py, caseflow/deadlines/sweeper.py).
     # The code reads each with the same default, so these only make them visible and documented.

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.elements import ColumnElement
 
+from caseflow.config import DefaultConfig
 from caseflow.deadlines.clock import item_calendar
 from caseflow.effects import Effects
 from caseflow.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
@@ -69,15 +70,10 @@ from . import ledger, transition
 from .access import deny, record_audit
 from .active_records import require_active
 
-DEFAULTS: dict[str, Any] = {
-    # How long after dispatch (working time) a department may still ask to return a case.
-    "RETURN_WINDOW_SIMPLE": "1h",
-    "RETURN_WINDOW_GENERAL": "2h",
-    "RETURN_WINDOW_COMPLEX": "4h",
-    "RETURN_WINDOW_DIFFICULT": "1d",
-    "RETURN_PAUSES_CLOCK": True,  # the department's limits pause while its request waits
-    "RETURN_MAX_APPROVED": 2,  # approved returns on one case before the next request escalates
-}
+# The settings and their defaults are declared once, in caseflow/config.py.
+DEFAULTS: dict[str, Any] = {name: getattr(DefaultConfig, name) for name in (
+    "RETURN_WINDOW_SIMPLE", "RETURN_WINDOW_GENERAL", "RETURN_WINDOW_COMPLEX", "RETURN_WINDOW_DIFFICULT",
+    "RETURN_PAUSES_CLOCK", "RETURN_MAX_APPROVED")}
 OPEN_STATES = ("requested", "leader_review")
 # Outcomes that take the case off the department's record without blame.
 RETURNED_STATES = ("approved", "escalated")
