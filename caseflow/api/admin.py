@@ -4,7 +4,7 @@
 ``POST /api/admin/import/<kind>``               multipart ``file`` (XLSX or UTF-8 CSV); ``?dry_run=1``
                                                  checks only. 422 with a row-by-row report, nothing written;
 ``GET  /api/admin/export/<kind>.xlsx|.csv``     the records in the template format.
-One record at a time (list, create, change, deactivate, history) of areas, departments,
+One record at a time (list, create, change, deactivate, history) of areas, grids, departments,
 categories and people: :mod:`caseflow.api.admin_records`. Administrators only.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .admin_records import register as register_records
 from .auth import current_actor
 
 blp = Blueprint("admin_api", __name__, url_prefix="/api/admin",
-                description="Administration: areas, departments, categories and people one by one (ledgered); "
+                description="Administration: areas, grids, departments, categories and people one by one (ledgered); "
                             "bulk import and export (departments, people, categories, grids)")
 
 KIND = "<any(departments, people, categories, grids, all):kind>"

@@ -1,8 +1,9 @@
-"""Administration of areas, departments, categories and people over HTTP, one record at a time.
+"""Administration of areas, grids, departments, categories and people over HTTP, one record at a time.
 
-For each kind (``areas``, ``departments``, ``categories``, ``people``) under ``/api/admin``:
+For each kind (``areas``, ``grids``, ``departments``, ``categories``, ``people``) under ``/api/admin``:
 
-``GET    /<kind>``                 paged list (``?active=``, people also ``?role=&department_id=&q=``);
+``GET    /<kind>``                 paged list (``?active=``, people also ``?role=&department_id=&q=``,
+                                   grids also ``?area_id=``);
 ``POST   /<kind>``                 create (201); a new person without a password gets one, returned once;
 ``GET    /<kind>/<id>``            one record;
 ``PATCH  /<kind>/<id>``            change the fields given (codes and usernames stay);
@@ -27,12 +28,13 @@ from sqlalchemy.orm import Session
 
 from caseflow.errors import NotFound
 from caseflow.extensions import db
-from caseflow.models import ActionGroup, Area, Category, Department, Person
+from caseflow.models import ActionGroup, Area, Category, Department, Grid, Person
 from caseflow.security.actor import Actor
 from caseflow.services import admin_areas, admin_people
 from caseflow.services import admin_records as rec
 from caseflow.services.admin_catalog import KINDS as CATALOG
 from caseflow.services.admin_catalog import AdminKind
+from caseflow.services.grid_shapes import centre
 
 from . import admin_schemas as s
 from .pagination import HEADERS_DOC as PAGE_HEADERS
@@ -47,6 +49,13 @@ def area_views(session: Session, rows: list[Area]) -> list[dict[str, Any]]:
     counts = admin_areas.grid_counts(session, [a.id for a in rows])
     return [{"id": a.id, "code": a.code, "name": a.name, "kind": a.kind, "active": a.active,
              "grids": counts.get(a.id, 0)} for a in rows]
+
+
+def grid_views(session: Session, rows: list[Grid]) -> list[dict[str, Any]]:
+    """Grids with their area's code and kind and the boundary's centre."""
+    return [{"id": g.id, "code": g.code, "name": g.name, "area_id": g.area_id, "area_code": g.area.code,
+             "area_kind": g.area.kind, "center_id": g.center_id, "leader_id": g.leader_id, "shape": g.shape,
+             "centre": list(centre(g.shape) or ()) or None, "active": g.active} for g in rows]
 
 
 def department_views(session: Session, rows: list[Department]) -> list[dict[str, Any]]:
@@ -100,6 +109,7 @@ KINDS = (
          s.ActiveQuerySchema, 100, category_views),
     Kind(CATALOG["people"], s.PersonSchema, s.PersonCreateSchema, s.PersonUpdateSchema, s.PeopleQuerySchema, 50,
          person_views),
+    Kind(CATALOG["grids"], s.GridSchema, s.GridCreateSchema, s.GridUpdateSchema, s.GridQuerySchema, 100, grid_views),
 )
 BY_PLURAL = {k.plural: k for k in KINDS}
 
@@ -174,7 +184,8 @@ def _register_kind(blp: Blueprint, kind: Kind, require_admin: Callable[[str], Ac
     Record.get.__doc__ = f"One {one}."
     Record.patch.__doc__ = f"Change the {one}'s fields given in the body (ledgered with each change)."
     Active.post.__doc__ = (f"Deactivate (``false``) or reactivate a {one} (ledgered); history keeps it. 422 on "
-                           "``active`` when it is still needed (e.g. an area with grids, a department with open work).")
+                           "``active`` when it is still needed (e.g. an area with active grids, a department with "
+                           "open work) or, for a grid, when its area is inactive.")
     for cls, suffix in ((Listing, ""), (Record, "One"), (Active, "Active")):
         cls.__name__ = cls.__qualname__ = f"Admin{what.title()}{suffix}"
     blp.route(f"/{what}")(Listing)
@@ -183,7 +194,7 @@ def _register_kind(blp: Blueprint, kind: Kind, require_admin: Callable[[str], Ac
 
 
 def _register_history(blp: Blueprint, require_admin: Callable[[str], Actor]) -> None:
-    @blp.route("/<any(areas, departments, categories, people):kind>/<int:record_id>/history")
+    @blp.route("/<any(areas, departments, categories, people, grids):kind>/<int:record_id>/history")
     class AdminRecordHistory(MethodView):
         @blp.response(200, LedgerEntrySchema(many=True))
         def get(self, kind: str, record_id: int) -> list[Any]:

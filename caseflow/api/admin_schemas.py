@@ -1,4 +1,4 @@
-"""Marshmallow schemas of the administration of areas, departments, categories and people.
+"""Marshmallow schemas of the administration of areas, grids, departments, categories and people.
 
 ``*Create`` bodies name every required field; ``*Update`` bodies (PATCH) carry only the fields to
 change. Codes and usernames are set once, at creation.
@@ -78,6 +78,51 @@ class AreaCreateSchema(AreaUpdateSchema):
     code = fields.String(required=True, validate=CODE)
     name = fields.String(required=True, validate=NAME)
     kind = fields.String(required=True, validate=validate.OneOf(AREA_KINDS))
+
+
+# --- grids -----------------------------------------------------------------------------------
+
+class GridQuerySchema(ActiveQuerySchema):
+    """Which grids to list (per_page 100 by default)."""
+
+    area_id = fields.Integer(validate=ID_RANGE, metadata={"description": "only the grids of this area"})
+
+
+class GridUpdateSchema(Schema):
+    """Fields of a grid to change."""
+
+    name = fields.String(validate=NAME)
+    area_id = fields.Integer(validate=ID_RANGE, metadata={"description": "an active area (its kind sets the "
+                                                                         "arrival deadline of items on the grid)"})
+    center_id = fields.Integer(allow_none=True, validate=ID_RANGE)
+    leader_id = fields.Integer(allow_none=True, validate=ID_RANGE,
+                               metadata={"description": "the grid leader (网格长), an active person"})
+    shape = fields.Dict(allow_none=True, metadata={
+        "description": "the boundary: a GeoJSON Polygon or MultiPolygon of [longitude, latitude] positions; "
+                       "null for none"})
+
+
+class GridCreateSchema(GridUpdateSchema):
+    """A new grid."""
+
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=NAME)
+    area_id = fields.Integer(required=True, validate=ID_RANGE, metadata={"description": "an active area"})
+
+
+class GridSchema(_Record):
+    """A grid (网格) with its area, center, grid leader and boundary."""
+
+    code = fields.String()
+    name = fields.String()
+    area_id = fields.Integer()
+    area_code = fields.String()
+    area_kind = fields.String(metadata={"description": "the area's kind: main_urban (30 min) or other (60 min)"})
+    center_id = fields.Integer(allow_none=True)
+    leader_id = fields.Integer(allow_none=True)
+    shape = fields.Dict(allow_none=True)
+    centre = fields.List(fields.Float(), allow_none=True,
+                         metadata={"description": "[longitude, latitude]: the mean of the boundary's corners"})
 
 
 # --- departments -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ MODULES: list[str] = [
     "caseflow.api.returns",
     "caseflow.api.admin",
     "caseflow.api.time_limits",
+    "caseflow.api.calendar",
 ]
 
 

@@ -36,6 +36,8 @@ class Grid(Base):
     center_id: Mapped[int | None] = mapped_column(ForeignKey("center.id"))
     leader_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     shape: Mapped[dict[str, Any] | None] = mapped_column()
+    # False: offered for no new case; cases and instructions that name it keep pointing at it.
+    active: Mapped[bool] = mapped_column(default=True)
 
     area: Mapped[Area] = relationship()
     center: Mapped[Center | None] = relationship()

@@ -4,8 +4,8 @@ Administrators deactivate departments, categories and areas instead of deleting 
 :mod:`admin_records`). Every case, instruction and ledger entry that names one keeps pointing at
 it and stays readable; what changes is that new work may not choose it: no new case or
 instruction under a deactivated category, no dispatch, transfer or suggestion to a deactivated
-department, no new case on a grid whose area is deactivated, and no routing through a category
-whose responsible department is deactivated.
+department, no new case on a deactivated grid or a grid whose area is deactivated, and no routing
+through a category whose responsible department is deactivated.
 
 Services call :func:`require_active` (and :func:`usable_grid`, :func:`active_responsible`) after
 looking a record up; forms list :func:`offered` / :func:`offered_grids`. A value an item already
@@ -25,7 +25,8 @@ from caseflow.models import Area, Category, Department, Grid
 T = TypeVar("T")
 
 # What a record is called in a refusal: (Chinese, English), by table name.
-KIND_NAMES = {"category": ("类别", "category"), "department": ("部门", "department"), "area": ("区域", "area")}
+KIND_NAMES = {"category": ("类别", "category"), "department": ("部门", "department"), "area": ("区域", "area"),
+              "grid": ("网格", "grid")}
 
 
 def _label(record: Any) -> str:
@@ -37,7 +38,7 @@ def require_active(record: T, field: str, *, keep_id: int | None = None,
                    error: type[DomainError] = ValidationFailed) -> T:
     """``record`` when it is active (or is ``keep_id``, the value the item already has); otherwise
     ``error`` (a 422 ``ValidationFailed`` unless told) naming ``field`` and the record."""
-    row: Any = record  # a Department, Category or Area: each has id, code, name and active
+    row: Any = record  # a Department, Category, Area or Grid: each has id, code, name and active
     if row.active or (keep_id is not None and row.id == keep_id):
         return record
     zh, en = KIND_NAMES.get(row.__tablename__, (row.__tablename__, row.__tablename__))
@@ -46,10 +47,13 @@ def require_active(record: T, field: str, *, keep_id: int | None = None,
 
 
 def usable_grid(grid: Grid, field: str, *, keep_id: int | None = None) -> Grid:
-    """``grid`` unless its area is deactivated (then ``ValidationFailed`` on ``field`` naming both);
-    ``keep_id`` is the grid the item already has."""
+    """``grid`` unless it or its area is deactivated (then ``ValidationFailed`` on ``field`` naming
+    them); ``keep_id`` is the grid the item already has."""
+    if keep_id is not None and grid.id == keep_id:
+        return grid
+    require_active(grid, field)
     area = grid.area
-    if area is None or area.active or (keep_id is not None and grid.id == keep_id):
+    if area is None or area.active:
         return grid
     raise ValidationFailed(
         f"网格 {_label(grid)} 所在区域 {_label(area)} 已停用 / grid {grid.code} lies in area {area.code} "
@@ -80,9 +84,9 @@ def offered(session: Session, model: type[T], *, keep_ids: Iterable[int | None] 
 
 
 def offered_grids(session: Session, *, keep_ids: Iterable[int | None] = ()) -> list[Grid]:
-    """Grids of active areas by code, plus ``keep_ids``."""
+    """Active grids of active areas by code, plus ``keep_ids``."""
     keep = {i for i in keep_ids if i is not None}
-    cond = Area.active.is_(True)
+    cond = Area.active.is_(True) & Grid.active.is_(True)
     if keep:
         cond = cond | Grid.id.in_(keep)
     return list(session.execute(select(Grid).join(Area, Grid.area_id == Area.id).where(cond)

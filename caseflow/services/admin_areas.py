@@ -3,8 +3,8 @@ arrival deadline (30 or 60 minutes, seed 001 篇三). Administrators list, creat
 (de)activate them; every change is ledgered (item type ``area``, see :mod:`admin_records`).
 
 An instruction keeps the area kind it was received with, so changing an area's kind applies to
-instructions received from then on. An area that still holds grids cannot be deactivated: a grid
-names its area to decide that deadline (move the grids first, e.g. by the bulk import).
+instructions received from then on. An area that still holds active grids cannot be deactivated: a
+grid names its area to decide that deadline (move or deactivate the grids first).
 """
 from __future__ import annotations
 
@@ -74,16 +74,17 @@ def update_area(session: Session, actor: Actor, area_id: int, values: Mapping[st
 
 
 def set_area_active(session: Session, actor: Actor, area_id: int, active: bool) -> rec.Saved:
-    """Deactivate (or reactivate) an area (admin). An area that still holds grids stays active:
+    """Deactivate (or reactivate) an area (admin). An area that still holds active grids stays active:
     ``ValidationFailed`` on ``active`` naming them. Ledgered; commits."""
     with rec.changing(session, actor, KIND, Area, area_id, "set_area_active") as (role, area):
         if not active:
-            grids = list(session.execute(select(Grid.code).where(Grid.area_id == area.id).order_by(Grid.code)).scalars())
+            grids = list(session.execute(select(Grid.code).where(Grid.area_id == area.id, Grid.active.is_(True))
+                                         .order_by(Grid.code)).scalars())
             if grids:
                 shown = ", ".join(grids[:10]) + (" ..." if len(grids) > 10 else "")
                 raise ValidationFailed(
-                    f"area {area.code} still holds {len(grids)} grid(s) ({shown}); move them to another area first",
-                    field="active", details={"grids": grids})
+                    f"area {area.code} still holds {len(grids)} active grid(s) ({shown}); move them to another "
+                    "area or deactivate them first", field="active", details={"grids": grids})
         trigger = rec.active_change(area, active, KIND)
         rec.record_change(session, actor, role, KIND, area, trigger, {"code": area.code})
     return rec.Saved(area, {"active": [not active, active]})

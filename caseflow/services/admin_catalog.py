@@ -1,4 +1,4 @@
-"""The administered kinds by name (``areas``, ``departments``, ``categories``, ``people``), each with the
+"""The administered kinds by name (``areas``, ``departments``, ``categories``, ``people``, ``grids``), each with the
 same five operations, so the API and the console drive every kind the same way."""
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from caseflow.models import Area, Category, Department, Person
+from caseflow.models import Area, Category, Department, Grid, Person
 from caseflow.security.actor import Actor
 
-from . import admin_areas, admin_categories, admin_departments, admin_people
+from . import admin_areas, admin_categories, admin_departments, admin_grids, admin_people
 from .admin_records import Saved
 from .paging import Page
 
@@ -48,4 +48,7 @@ KINDS: dict[str, AdminKind] = {
                             admin_categories.update_category, admin_categories.set_category_active),
     "people": AdminKind("people", "person", Person, admin_people.list_people,
                         lambda s, a, v: admin_people.create(s, a, **v), admin_people.update, admin_people.set_active),
+    "grids": AdminKind("grids", "grid", Grid, admin_grids.list_grids,
+                       lambda s, a, v: _no_password(admin_grids.create_grid(s, a, **v)),
+                       admin_grids.update_grid, admin_grids.set_grid_active),
 }

@@ -1,7 +1,7 @@
-"""What the administration of organisation records (areas, departments, categories, people) shares:
+"""What the administration of organisation records (areas, grids, departments, categories, people) shares:
 who may change them, locking one row, applying a change field by field, and the ledger.
 
-Every change is ledgered on the record's own chain (item type ``area``, ``department``,
+Every change is ledgered on the record's own chain (item type ``area``, ``grid``, ``department``,
 ``category`` or ``person``; item id = the row's id), as the return report's one-click category
 reassignment already is: ``create_<kind>``, ``update_<kind>`` (``payload.changes`` holds each
 changed field as ``[before, after]``), ``deactivate_<kind>`` / ``reactivate_<kind>``, and for
@@ -36,8 +36,8 @@ T = TypeVar("T")
 # Codes as the bulk import accepts them: stable identifiers used by import/export files.
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
 NAME_MAX = 120
-KINDS = ("area", "department", "category", "person")
-WHAT = {"area": "areas", "department": "departments", "category": "categories", "person": "people"}
+KINDS = ("area", "department", "category", "person", "grid")
+WHAT = {"area": "areas", "department": "departments", "category": "categories", "person": "people", "grid": "grids"}
 
 
 @dataclass

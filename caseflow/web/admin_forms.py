@@ -1,4 +1,4 @@
-"""The forms and lists of the administration pages (areas, departments, categories, people), declared
+"""The forms and lists of the administration pages (areas, grids, departments, categories, people), declared
 once: each field's name (the service's), label, input type and choices, and how a submitted form
 becomes the values a service takes. Pages render them with ``templates/admin/record.html``.
 """
@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caseflow.errors import ValidationFailed
-from caseflow.models import AREA_KINDS, TIERS, Center, Department, Person
+from caseflow.models import AREA_KINDS, TIERS, Area, Center, Department, Person
 
 from .i18n import t
 
@@ -23,8 +23,9 @@ Choices = Callable[[Session, Any, Any], list[tuple[str, str]]]
 
 @dataclass(frozen=True)
 class Field:
-    """One form field: ``kind`` is text, select, checkbox, roles or password; ``create_only`` fields
-    (codes, usernames, the first password) are set once."""
+    """One form field: ``kind`` is text, select, checkbox, roles, password or json (a text area holding
+    JSON, e.g. a grid's GeoJSON boundary); ``create_only`` fields (codes, usernames, the first password)
+    are set once."""
 
     name: str
     label: str  # i18n key
@@ -72,6 +73,17 @@ def department_choices(session: Session, record: Any, value: Any = None) -> list
                       for d in rows]
 
 
+def area_choices(session: Session, record: Any, value: Any = None) -> list[tuple[str, str]]:
+    """Active areas with their arrival deadline, plus the one chosen now (marked when inactive)."""
+    cond = Area.active.is_(True)
+    if isinstance(value, int):
+        cond = cond | (Area.id == value)
+    rows = session.execute(select(Area).where(cond).order_by(Area.code)).scalars()
+    return _none() + [(str(a.id), f"{a.name} ({a.code}) · {t('area.' + a.kind)}" + ("" if a.active else
+                                                                                   f" · {t('adm.inactive')}"))
+                      for a in rows]
+
+
 def person_choices(session: Session, record: Any, value: Any = None) -> list[tuple[str, str]]:
     """Active people (of the department, when editing one), plus the one chosen now."""
     cond = Person.active.is_(True)
@@ -89,6 +101,16 @@ def _fixed(values: tuple[str, ...], prefix: str) -> Choices:
 
 def _yes_no(value: bool) -> str:
     return t("yes") if value else t("no")
+
+
+def shape_text(shape: Any) -> str:
+    """A stored boundary as a list cell: its kind and corner count, or "—"."""
+    from caseflow.services.grid_shapes import outer_rings
+
+    rings = outer_rings(shape)
+    if not rings:
+        return "—"
+    return t("adm.shape_summary", polygons=len(rings), points=sum(max(len(r) - 1, 0) for r in rings))
 
 
 FORMS: dict[str, Form] = {
@@ -136,6 +158,17 @@ FORMS: dict[str, Form] = {
         columns=(Column("col.username", lambda p: p.username), Column("col.full_name", lambda p: p.full_name),
                  Column("col.roles", lambda p: ", ".join(t(f"role.{r}") for r in sorted(p.roles))),
                  Column("col.department", lambda p: p.department.name if p.department else ""))),
+    "grids": Form(
+        fields=(Field("code", "col.code", required=True, create_only=True, max_len=40, hint="adm.hint.code"),
+                Field("name", "col.name", required=True),
+                Field("area_id", "col.area", "select", area_choices, required=True, hint="adm.hint.grid_area"),
+                Field("center_id", "adm.center", "select", center_choices),
+                Field("leader_id", "col.grid_leader", "select", person_choices),
+                Field("shape", "adm.shape", "json", max_len=200_000, hint="adm.hint.shape")),
+        columns=(Column("col.code", lambda g: g.code), Column("col.name", lambda g: g.name),
+                 Column("col.area", lambda g: f"{g.area.name} · {t('area.' + g.area.kind)}"),
+                 Column("col.grid_leader", lambda g: g.leader.full_name if g.leader else ""),
+                 Column("adm.shape", lambda g: shape_text(g.shape)))),
 }
 
 

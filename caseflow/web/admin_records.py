@@ -1,9 +1,9 @@
-"""Console pages to administer areas, departments, categories and people one record at a time.
+"""Console pages to administer areas, grids, departments, categories and people one record at a time.
 
 ``GET /admin/<kind>`` the list (``?active=1|0``, ``?page=``; people also ``?q=`` and ``?role=``);
 ``/admin/<kind>/new`` and ``/admin/<kind>/<id>`` the form (GET shows it, POST saves), the edit page
 also shows the record's ledger; ``POST /admin/<kind>/<id>/active`` deactivates or reactivates;
-``POST /admin/people/<id>/password`` resets a password. ``<kind>``: areas, departments,
+``POST /admin/people/<id>/password`` resets a password. ``<kind>``: areas, grids, departments,
 categories, people. Administrators only.
 
 The pages only translate: the services named in :mod:`caseflow.services.admin_catalog` check,
@@ -14,6 +14,7 @@ once, and never put in a redirect or the session.
 from __future__ import annotations
 
 from collections.abc import Callable
+import json
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -22,20 +23,21 @@ from werkzeug.wrappers import Response
 
 from caseflow.errors import DomainError
 from caseflow.extensions import db
-from caseflow.models import ROLES, Center, Department, Person
+from caseflow.models import ROLES, Area, Center, Department, Person
 from caseflow.security.actor import Actor
 from caseflow.services import admin_areas, admin_people
 from caseflow.services import admin_records as rec
 from caseflow.services.admin_catalog import KINDS
+from caseflow.services.grid_shapes import centre
 
-from .admin_forms import FORMS, fields_for, read_form
+from .admin_forms import FORMS, fields_for, read_form, shape_text
 from .guards import ADMIN_ROLES, login_required
 from .i18n import current_language, t
 from .work import describe, me
 
 bp = Blueprint("admin_records", __name__, url_prefix="/admin")
 
-KIND = "<any(areas, departments, categories, people):kind>"
+KIND = "<any(areas, departments, categories, people, grids):kind>"
 PER_PAGE = 50
 # Each kind's field labels (i18n keys), for error messages and the ledger's changes.
 LABELS = {kind: {f.name: f.label for f in form.fields} for kind, form in FORMS.items()}
@@ -115,6 +117,9 @@ def _shown(kind: str, record: Any) -> dict[str, Any]:
                 f.name, None if f.name.endswith("_id") else "")
         elif f.name == "roles":
             values[f.name] = sorted(record.roles)
+        elif f.kind == "json":
+            value = getattr(record, f.name)
+            values[f.name] = json.dumps(value, ensure_ascii=False) if value else ""
         elif f.name.startswith("action_group_"):
             group = record.action_group
             values[f.name] = (getattr(group, f.name.removeprefix("action_group_")) if group else
@@ -146,7 +151,7 @@ def _action(trigger: str) -> str:
 
 def _names(session: Any, entries: list[Any]) -> dict[str, dict[int, str]]:
     """Names of the people, departments and centers the entries mention, one query each."""
-    ids: dict[str, set[int]] = {"person": set(), "department": set(), "center": set()}
+    ids: dict[str, set[int]] = {"person": set(), "department": set(), "center": set(), "area": set()}
     for e in entries:
         if e.actor_id:
             ids["person"].add(e.actor_id)
@@ -155,7 +160,7 @@ def _names(session: Any, entries: list[Any]) -> dict[str, dict[int, str]]:
             if bucket:
                 ids[bucket] |= {v for v in pair if isinstance(v, int)}
     models = {"person": (Person, Person.full_name), "department": (Department, Department.name),
-              "center": (Center, Center.name)}
+              "center": (Center, Center.name), "area": (Area, Area.name)}
     out: dict[str, dict[int, str]] = {}
     for bucket, (model, column) in models.items():
         found = ids[bucket]
@@ -164,8 +169,10 @@ def _names(session: Any, entries: list[Any]) -> dict[str, dict[int, str]]:
 
 
 def _bucket(name: str) -> str | None:
-    if name in ("head_id", "action_group_leader_id"):
+    if name in ("head_id", "action_group_leader_id", "leader_id"):
         return "person"
+    if name == "area_id":
+        return "area"
     if name in ("department_id", "responsible_department_id"):
         return "department"
     return "center" if name == "center_id" else None
@@ -177,6 +184,8 @@ def _show(name: str, value: Any, names: dict[str, dict[int, str]]) -> str:
     bucket = _bucket(name)
     if bucket and isinstance(value, int):
         return names[bucket].get(value, str(value))
+    if name == "shape":
+        return shape_text(value)
     if name == "roles" and isinstance(value, list):
         return ", ".join(t(f"role.{r}") for r in value)
     if isinstance(value, bool):
@@ -194,8 +203,9 @@ def form_page(kind: str, record: Any, values: dict[str, Any], *, error: str = ""
     session = db.session()
     fields = fields_for(kind, record is None)
     choices = {f.name: f.choices(session, record, values.get(f.name)) for f in fields if f.choices}
+    point = centre(record.shape) if kind == "grids" and record is not None else None
     return render_template("admin/record.html", kind=kind, record=record, fields=fields, values=values,
-                           choices=choices, roles=ROLES, error=error, password=password,
+                           choices=choices, roles=ROLES, error=error, password=password, centre=point,
                            history=_history(kind, record) if record is not None else []), status
 
 

@@ -1,5 +1,6 @@
-"""The leader's dashboard (领导看板): today's figures, overdue work, escalations waiting for
-acknowledgement, and open items by grid on a map drawn from the grids' GeoJSON shapes.
+"""The leader's dashboard (领导看板): today's figures, overdue work (each item linked to its
+read-only page, :mod:`caseflow.web.leader_items`, where a case can be supervised), escalations
+waiting for acknowledgement, and open items by grid on a map drawn from the grids' GeoJSON shapes.
 
 The map is an inline SVG rendered on the server (no tile server is reachable from a street
 center's network): each grid polygon is projected to the picture and filled by its count of
@@ -188,7 +189,12 @@ def dashboard_context() -> dict[str, Any]:
     counts = [(item_type, _count(select(func.count(model.id)).where(open_filter(model))))
               for item_type, model in ITEM_MODELS.items()]
     total, overdue = overdue_deadlines(now)
-    overdue_rows = [(d, item, state_label(item), (now - d.due_at).total_seconds()) for d, item in overdue]
+    from .leader_items import can_supervise
+
+    # Each row links to the item's read-only page (leader_items); a case a leader may supervise
+    # in its state also gets the supervise link.
+    overdue_rows = [(d, item, state_label(item), (now - d.due_at).total_seconds(), can_supervise(item))
+                    for d, item in overdue]
     from .leader_returns import waiting_count
 
     returns_waiting = waiting_count()

@@ -365,10 +365,10 @@ def test_dispatcher_inbox_offers_active_departments_and_keeps_a_cases_current_ca
     assert "已立案" in flashes(r.get_data(as_text=True))
     session.expire_all()
     assert (session.get(Case, old.id).state, session.get(Case, old.id).category_id) == ("registered", world.cat_road.id)
-    # On the case's own page a category not offered shows as "—": sent empty, it stays.
+    # The case's own page shows its deactivated category as it is, marked, like the inbox.
     page = client.get(f"/dispatch/cases/{old.id}").get_data(as_text=True)
     reclassify_form = page[page.index('id="op-reclassify"'):]
-    assert re.search(r'<select name="category_id"[^>]*>\s*<option value="">—</option>', reclassify_form)
+    assert re.search(rf'<option value="{world.cat_road.id}" selected>道路破损 \(已停用\)', reclassify_form)
     assert str(park.id) not in options(page, "department_id")
 
 
