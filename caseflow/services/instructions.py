@@ -70,11 +70,16 @@ def _point_in_polygon(lon: float, lat: float, ring: list[list[float]]) -> bool:
 
 
 def grid_at(session: Session, lat: float, lon: float) -> Grid | None:
-    """The grid whose GeoJSON polygon contains the point, if any grid has a shape there."""
-    for grid in session.execute(select(Grid).where(Grid.shape.is_not(None))).scalars():
+    """The active grid whose GeoJSON Polygon or MultiPolygon (outer rings) contains the point, if any.
+
+    A deactivated grid no longer places anything: the point falls to another grid or to none.
+    """
+    for grid in session.execute(select(Grid).where(Grid.shape.is_not(None), Grid.active.is_(True))).scalars():
         shape = grid.shape or {}
-        if shape.get("type") == "Polygon" and shape.get("coordinates"):
-            if _point_in_polygon(lon, lat, [list(p) for p in shape["coordinates"][0]]):
+        coords = shape.get("coordinates") or []
+        polygons = [coords] if shape.get("type") == "Polygon" else coords if shape.get("type") == "MultiPolygon" else []
+        for polygon in polygons:
+            if polygon and _point_in_polygon(lon, lat, [list(p) for p in polygon[0]]):
                 return grid
     return None
 
