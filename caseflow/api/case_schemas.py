@@ -79,6 +79,14 @@ class CasePublicSchema(Schema):
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
+class CaseUrgentSchema(Schema):
+    """Mark a case urgent (紧急, ``urgent: true``) or take the flag off (a reason is then required)."""
+
+    urgent = fields.Boolean(required=True)
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+    comment = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
 class CaseListArgsSchema(Schema):
     """Filters and paging of the case list."""
 

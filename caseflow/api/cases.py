@@ -41,6 +41,7 @@ from caseflow.services.cases import (
     review,
     supervision,
     tiers,
+    urgent,
 )
 from caseflow.workflow.engine import get_catalog
 
@@ -57,6 +58,7 @@ from .case_schemas import (
     CasePublicSchema,
     CaseReclassifySchema,
     CaseSchema,
+    CaseUrgentSchema,
 )
 
 blp = Blueprint("cases", __name__, url_prefix="/api/cases", description="Urban-operations cases (城运案件)")
@@ -178,7 +180,8 @@ def case_view(case: Case, actor: Actor, overdue: bool | None = None) -> dict[str
         "reported_at": case.reported_at, "closed_at": case.closed_at, "overdue": overdue,
         "read_only": case.read_only, "record": dict(case.data or {}),
         "available_actions": [a for a, (t, _) in ACTIONS.items() if t in triggers and a != "merge"]
-        + (["merge"] if "void" in triggers else []) + (["reclassify"] if _may_reclassify(case, actor) else []),
+        + (["merge"] if "void" in triggers else []) + (["reclassify"] if _may_reclassify(case, actor) else [])
+        + (["urgent"] if _may_set_urgent(case, actor) else []),
     }
 
 
@@ -186,6 +189,12 @@ def _may_reclassify(case: Case, actor: Actor) -> bool:
     """Reclassification is no workflow transition: the reclassify service's own rule (its roles,
     before dispatch) says whether the caller may take it."""
     return bool(set(reclassify.ROLES) & actor.roles) and reclassify.allowed(case)
+
+
+def _may_set_urgent(case: Case, actor: Actor) -> bool:
+    """The urgent flag is no workflow transition either: the urgent service's rule (dispatchers,
+    open cases) says whether the caller may change it."""
+    return bool(set(urgent.SET_ROLES) & actor.roles) and urgent.may_set(case, get_catalog())
 
 
 def _channel_for(actor: Actor, asked: str | None) -> str:
@@ -374,5 +383,23 @@ class CasePublic(MethodView):
         assert actor is not None
         visible_case(actor, case_id)
         case = open311.set_public(db.session(), case_id, actor=actor, public=body["public"], reason=body["reason"])
+        db.session.refresh(case)
+        return case_view(case, actor)
+
+
+@blp.route("/<int:case_id>/urgent")
+class CaseUrgent(MethodView):
+    @idempotent
+    @blp.arguments(CaseUrgentSchema)
+    @blp.response(200, CaseSchema)
+    def post(self, body: dict[str, Any], case_id: int) -> dict[str, Any]:
+        """Mark an open case urgent (紧急, ``urgent: true``; its commanders are notified at once) or
+        take the flag off with a reason (dispatcher; ledgered as ``set_urgent``; the state does not
+        change). The value the case already has changes nothing; a closed, archived or void case 409."""
+        actor = current_actor()
+        assert actor is not None
+        visible_case(actor, case_id)
+        case = urgent.set_urgent(db.session(), get_catalog(), case_id, actor=actor, urgent=body["urgent"],
+                                 reason=body["reason"], comment=body["comment"])
         db.session.refresh(case)
         return case_view(case, actor)

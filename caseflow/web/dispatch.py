@@ -1,7 +1,10 @@
 """The dispatcher's inbox (受理派遣): review reported cases (register, correcting category and
-grid / verify / void / merge a duplicate), dispatch registered ones to the suggested department,
-decide extension and deferral requests, check results (pass / fail), supervise slow departments
-or dispatch a second time, review return requests, archive closed cases and record callbacks.
+grid and marking them urgent / verify / void / merge a duplicate), dispatch registered ones to
+the suggested department (a complex case with co-operating departments, 协办) or report a
+difficult one up to the district center (上报区城运中心), add co-operating departments while a
+complex case is handled, decide extension and deferral requests, check results (pass / fail),
+supervise slow departments or dispatch a second time, review return requests, archive closed
+cases and record callbacks.
 
 The page is ``pages.dispatch`` (/dispatch) rendering :func:`inbox_context`; each case also has
 its own page here (/dispatch/cases/<id>, :mod:`caseflow.web.dispatch_case`) with every step the
@@ -42,13 +45,13 @@ from caseflow.services.cases import (
     review,
     supervision,
     tiers,
+    urgent,
 )
 from caseflow.workflow.case_actions import VOID_REASONS
 from caseflow.workflow.engine import WorkflowCatalog, get_catalog
-from caseflow.worktime import parse_duration
 
-from .console_forms import choice, new_form_token, submit_once, text, whole
-from .dispatch_case import PUBLIC_STEPS
+from .console_forms import choice, duration, flag, new_form_token, submit_once, text, whole, whole_list
+from .dispatch_case import PUBLIC_STEPS, dispatcher_triggers, takes_parts
 from .guards import login_required
 from .i18n import t
 from .work import back, local_time, me
@@ -126,8 +129,13 @@ def inbox_context() -> dict[str, Any]:
     checking = _cases(("checking",))
     handling_rows = _cases(HANDLING_STATES)
     review_rows = _cases(REVIEW_STATES)
+    to_dispatch = _cases(("registered",))
+    # Which step each registered or handled case takes is its workflow's: dispatch (with
+    # co-operating departments when it assigns parts) or escalation; adding departments.
+    steps = {r.item.id: dispatcher_triggers(r.item) for r in (*to_dispatch, *handling_rows)}
     return {
-        "review": review_rows, "to_dispatch": _cases(("registered",)), "checking": checking,
+        "review": review_rows, "to_dispatch": to_dispatch, "checking": checking,
+        "steps": steps, "takes_parts": {r.item.id: takes_parts(r.item) for r in to_dispatch},
         "results": latest_results([r.item.id for r in checking]),
         "handling": handling_rows, "supervised": last_supervisions([r.item.id for r in handling_rows]),
         "requests": _cases(REQUEST_STATES, pending_request_clause()), "closed": _cases(("closed",)),
@@ -141,12 +149,48 @@ Step = Callable[[Session, WorkflowCatalog, int, Actor, str], Any]
 
 
 def _register(s: Session, c: WorkflowCatalog, case_id: int, actor: Actor, comment: str) -> Any:
-    """Register (立案), first correcting the category and grid when the form changed them."""
+    """Register (立案), first correcting the category and grid when the form changed them, and
+    marking the case urgent (紧急) when the form says so (its commanders are told at once)."""
     category_id, grid_id = whole("category_id"), whole("grid_id")
+    make_urgent, urgent_reason = flag("urgent"), text("urgent_reason")
     if category_id is not None or grid_id is not None:
         reclassify.reclassify(s, case_id, actor=actor, category_id=category_id, grid_id=grid_id,
                               reason=text("reclassify_reason"))
+    if make_urgent:  # the service writes nothing when the case is urgent already
+        urgent.set_urgent(s, c, case_id, actor=actor, urgent=True, reason=urgent_reason)
     return review.register(s, c, case_id, actor=actor, comment=comment)
+
+
+def _dispatch(s: Session, c: WorkflowCatalog, case_id: int, actor: Actor, comment: str) -> Any:
+    """Dispatch to the lead department, with co-operating departments (协办) when the case's
+    workflow assigns parts (a complex case); elsewhere choosing them is refused, not dropped."""
+    department_id = whole("department_id", required=True)
+    cooperating = whole_list("cooperating_department_ids")
+    if cooperating:
+        case = s.get(Case, case_id)
+        if case is not None and not takes_parts(case):
+            raise ValidationFailed(t("dispatch.error.no_parts"), field="cooperating_department_ids")
+    return handling.dispatch(s, c, case_id, actor=actor, department_id=department_id,
+                             cooperating_department_ids=cooperating or None, comment=comment)
+
+
+def _add_cooperating(s: Session, c: WorkflowCatalog, case_id: int, actor: Actor, comment: str) -> Any:
+    ids = whole_list("department_ids")
+    if not ids:
+        raise ValidationFailed(t("form.choose"), field="department_ids")
+    return handling.add_cooperating(s, c, case_id, actor=actor, department_ids=ids, comment=comment)
+
+
+def _set_urgent(value: bool) -> Step:
+    """Mark the case urgent (with an optional reason) or take the flag off (a reason is needed)."""
+    def step(s: Session, c: WorkflowCatalog, case_id: int, actor: Actor, comment: str) -> Any:
+        reason = text("reason", required=not value)
+        case = s.get(Case, case_id)
+        if case is not None and case.urgent == value:  # a page older than the flag: say so
+            raise ValidationFailed(t("dispatch.error.urgent_already" if value else "dispatch.error.not_urgent"),
+                                   field="urgent")
+        return urgent.set_urgent(s, c, case_id, actor=actor, urgent=value, reason=reason, comment=comment)
+    return step
 
 
 def _reclassify(s: Session, c: WorkflowCatalog, case_id: int, actor: Actor, comment: str) -> Any:
@@ -181,27 +225,18 @@ def _redispatch(s: Session, c: WorkflowCatalog, case_id: int, actor: Actor, comm
                                reason=text("reason", required=True), comment=comment)
 
 
-def _duration(name: str) -> str | None:
-    raw = text(name, max_len=16)
-    if not raw:
-        return None
-    try:
-        if parse_duration(raw).total_seconds() <= 0:
-            raise ValueError(raw)
-    except ValueError:
-        raise ValidationFailed(t("form.duration"), field=name) from None
-    return raw
-
-
 STEPS: dict[str, Step] = {
     "register": _register,
     "verify": lambda s, c, i, a, m: review.verify_report(s, c, i, actor=a, question=text("question", required=True),
                                                          comment=m),
     "void": lambda s, c, i, a, m: review.void(s, c, i, actor=a, reason=choice("reason", VOID_REASONS),
                                               note=text("note"), comment=m),
-    "dispatch": lambda s, c, i, a, m: handling.dispatch(s, c, i, actor=a,
-                                                        department_id=whole("department_id", required=True),
-                                                        comment=m),
+    "dispatch": _dispatch,
+    "add-cooperating": _add_cooperating,
+    "escalate": lambda s, c, i, a, m: handling.escalate_to_district(s, c, i, actor=a,
+                                                                    reason=text("reason", required=True), comment=m),
+    "mark-urgent": _set_urgent(True),
+    "clear-urgent": _set_urgent(False),
     "check-pass": lambda s, c, i, a, m: closing.check_pass(s, c, i, actor=a, opinion=text("opinion"), comment=m),
     "check-fail": lambda s, c, i, a, m: closing.check_fail(s, c, i, actor=a, reason=text("reason", required=True),
                                                            comment=m),
@@ -213,7 +248,7 @@ STEPS: dict[str, Step] = {
     "change-tier": _change_tier,
     "redispatch": _redispatch,
     "approve-extension": lambda s, c, i, a, m: extension.approve_extension(
-        s, c, i, actor=a, reason=text("reason", required=True), duration=_duration("duration"), comment=m),
+        s, c, i, actor=a, reason=text("reason", required=True), duration=duration("duration"), comment=m),
     "reject-extension": lambda s, c, i, a, m: extension.reject_extension(
         s, c, i, actor=a, reason=text("reason", required=True), comment=m),
     "approve-deferral": lambda s, c, i, a, m: extension.approve_deferral(
@@ -251,7 +286,8 @@ def original_case(session: Session, case_id: int, ref: str) -> Case:
 
 @bp.post("/cases/<int:case_id>/<any(register, verify, void, dispatch, 'check-pass', 'check-fail', supervise, "
          "reclassify, merge, 'change-tier', redispatch, 'approve-extension', 'reject-extension', "
-         "'approve-deferral', 'reject-deferral', resume, archive, callback, publish, unpublish):action>")
+         "'approve-deferral', 'reject-deferral', resume, archive, callback, publish, unpublish, 'add-cooperating', "
+         "escalate, 'mark-urgent', 'clear-urgent'):action>")
 @login_required(roles=ROLES)
 def case_action(case_id: int, action: str) -> Response:
     """One step on a case from the inbox or the case's page, through the case services.

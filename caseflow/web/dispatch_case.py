@@ -1,6 +1,9 @@
 """One case as the dispatcher sees it (/dispatch/cases/<id>): the facts, who reported it and what
 they sent, duplicate candidates, the departments' parts, requests waiting for a decision,
-callbacks, the ledger, and the steps the dispatcher may take now.
+callbacks, the ledger, and the steps the dispatcher may take now: among them dispatching a
+complex case with co-operating departments (协办) and adding more while it is handled, reporting
+a difficult case up to the district center (上报区城运中心) with a reason, and marking the case
+urgent (紧急) or taking the flag off.
 
 Read-only: the forms post to :func:`caseflow.web.dispatch.case_action` (the Open311 show/hide
 steps are :data:`PUBLIC_STEPS` here, through the same service the API's ``/public`` calls).
@@ -16,10 +19,10 @@ from flask import abort
 from sqlalchemy import select
 
 from caseflow.extensions import db
-from caseflow.models import Attachment, Case, CaseReporter, LedgerEntry
+from caseflow.models import Attachment, Case, CaseReporter, Center, LedgerEntry
 from caseflow.security.actor import Actor
 from caseflow.services import open311
-from caseflow.services.cases import handling, reclassify, supervision
+from caseflow.services.cases import handling, reclassify, supervision, urgent
 from caseflow.workflow.engine import WorkflowCatalog, get_catalog
 
 from .console_forms import state_label, text
@@ -77,6 +80,14 @@ def dispatcher_triggers(case: Case) -> set[str]:
     return {tr.trigger for tr in definition.triggers_from(case.state) if "dispatcher" in tr.roles}
 
 
+def takes_parts(case: Case) -> bool:
+    """Whether dispatching the case from its state assigns parts (a lead and co-operating
+    departments): the workflow's dispatch transition says so (``assign_participants``)."""
+    definition = get_catalog().definition(case.workflow, case.workflow_version)
+    spec = definition.transition_from("dispatch", case.state)
+    return spec is not None and "assign_participants" in spec.after
+
+
 def case_context(case_id: int) -> dict[str, Any]:
     """Everything ``dispatch/case.html`` shows, with the inbox's choices for the forms."""
     from .dispatch import choices
@@ -92,6 +103,10 @@ def case_context(case_id: int) -> dict[str, Any]:
                                      .order_by(CaseReporter.id)).scalars())
     merged_into = session.get(Case, data["merged_into"]) if data.get("merged_into") else None
     definition = get_catalog().definition(case.workflow, case.workflow_version)
+    parts = handling.participants(session, case.id)
+    context = choices([case])
+    # Departments that may still join: active ones without a live part (nor the lead).
+    taken = {p.department_id for p in parts if p.state != "withdrawn"} | {case.department_id}
     return {
         "item": case, "row": row, "data": data, "triggers": dispatcher_triggers(case),
         "workflow_title": (definition.title or {}).get(current_language()) or definition.name,
@@ -100,8 +115,11 @@ def case_context(case_id: int) -> dict[str, Any]:
         "candidates": data.get("duplicate_candidates") or [], "pending": stamped(data.get("pending_request")),
         "deferred": bool(data.get("deferred")), "callbacks": [stamped(c) for c in data.get("callbacks") or []],
         "state_label": state_label,
-        "parts": handling.participants(session, case.id), "supervisions": supervision.supervisions(session, case.id),
-        "evidence": evidence(case.id), "history": history(case.id), **choices([case]),
+        "parts": parts, "supervisions": supervision.supervisions(session, case.id),
+        "evidence": evidence(case.id), "history": history(case.id), "takes_parts": takes_parts(case),
+        "may_set_urgent": urgent.may_set(case, get_catalog()), "district": stamped(data.get("district")),
+        "district_center": session.get(Center, data["district"]["center_id"]) if data.get("district") else None,
+        "joinable": [d for d in context["departments"] if d.id not in taken], **context,
     }
 
 

@@ -1,7 +1,7 @@
 """The reporter's page (巡查员上报), made for a phone: a patrol inspector or grid worker reports a
-problem with its location and photos, follows every case they reported (also before it is
-registered or dispatched, and the original a duplicate of theirs was merged into), and adds
-photos to their own case.
+problem with its location and photos (ticking 紧急 when it must be commanded at once), follows
+every case they reported (also before it is registered or dispatched, and the original a
+duplicate of theirs was merged into), and adds photos to their own case.
 
 Reporting goes through the intake service (channel ``patrol``) and every photo through the
 attachments service, so size and type limits, content sniffing and checksums are theirs. A
@@ -28,7 +28,7 @@ from caseflow.services.active_records import offered, offered_grids
 from caseflow.services.cases import intake
 from caseflow.workflow.engine import get_catalog
 
-from .console_forms import explain, new_form_token, submit_once, text, whole
+from .console_forms import explain, flag, new_form_token, submit_once, text, whole
 from .guards import PATROL_ROLES, login_required
 from .i18n import t
 from .work import me
@@ -111,7 +111,8 @@ def case(case_id: int) -> str:
     merged_into = None
     if (item.data or {}).get("merged_into"):
         merged_into = db.session.get(Case, item.data["merged_into"])
-    steps = [h for h in history(item.id) if h.changed_state or h.trigger in ("absorb_duplicate", "reclassify")]
+    steps = [h for h in history(item.id)
+             if h.changed_state or h.trigger in ("absorb_duplicate", "reclassify", "set_urgent")]
     return render_template("patrol/case.html", item=item, row=rows_for([item])[0], steps=steps,
                            evidence=evidence(item.id), merged_into=merged_into,
                            can_add=item.state not in final_states("case"), max_photos=MAX_PHOTOS)
@@ -162,7 +163,10 @@ def _coordinate(name: str, limit: float) -> float | None:
 @bp.post("/report")
 @login_required(roles=PATROL_ROLES)
 def report() -> Response:
-    """File a new report (channel ``patrol``) with its location and photos; then open its page."""
+    """File a new report (channel ``patrol``) with its location and photos; then open its page.
+
+    An urgent report (紧急) is commanded at once: the intake service tells its commanders.
+    """
     _, actor = me()
 
     def call() -> Any:
@@ -171,7 +175,7 @@ def report() -> Response:
             db.session(), get_catalog(), channel=CHANNEL, actor=actor, title=text("title", required=True, max_len=200),
             description=text("description", max_len=4000), category_id=whole("category_id", required=True),
             lat=_coordinate("lat", 90.0), lon=_coordinate("lon", 180.0), address=text("address", max_len=200),
-            grid_id=whole("grid_id"))
+            grid_id=whole("grid_id"), urgent=flag("urgent"))
         stored, refused = store_photos(case.id, actor, files)
         return case.id, stored, refused
 
