@@ -1,5 +1,8 @@
 """The handler's work (处置部门), made for a phone: my department's cases and instructions, sign,
 arrival report, result with photos from the camera, and a request to return a misrouted case.
+The lead department asks the dispatcher for more time (延期, with a duration) or to defer the
+case (缓办/挂账), and sees the request's state; a department in joint handling applies to bring
+in more departments (申请联合处置). These requests are done once however often the form is sent.
 A co-operating department (协办) of a complex or joint case signs for and reports on its own part.
 For an instruction that is not the unit's (or not the bureau's), the unit asks the liaison to
 transfer it or explain to 110 (申请移交, with a reason and a basis), as a case's return request.
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, make_response, render_template, request
 from sqlalchemy import or_, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -23,16 +26,20 @@ from caseflow.errors import DomainError, PayloadTooLarge, ValidationFailed
 from caseflow.extensions import db
 from caseflow.models import Attachment, Case, CaseParticipant, Department, Instruction, WorkflowItem, utcnow
 from caseflow.security.actor import Actor
-from caseflow.services import attachments, returns
+from caseflow.services import attachments
 from caseflow.services import instructions as ins_svc
 from caseflow.services import regulations
 from caseflow.services.active_records import offered
-from caseflow.services.cases import handling, supervision
+from caseflow.services.cases import extension, handling, supervision
 from caseflow.services.escalation_views import console_runs
 from caseflow.workflow.engine import get_catalog
 from caseflow.workflow.instruction_transfer_actions import open_request as open_transfer_request
 from caseflow.workflow.instruction_transfer_actions import requests_of
 
+from . import return_form
+from .console_forms import duration, submit_once, whole_list
+from .console_forms import text as form_text
+from .dispatch_case import stamped
 from .guards import login_required
 from .i18n import t
 from .leader import escalation_rows
@@ -121,12 +128,33 @@ def case(case_id: int) -> str:
     The lead (holding) department signs for and reports on the case; a co-operating
     department (协办) signs for and reports on its own part only.
     """
-    item = _visible("case", case_id, "open case page")
+    return _case_page(_visible("case", case_id, "open case page"))
+
+
+def _case_page(item: Case, kept: dict[str, Any] | None = None, refused: DomainError | None = None) -> Any:
+    """The case page; after a refused return request, with what was typed and the refusal's status."""
     _, actor = me()
-    parts = handling.participants(db.session(), case_id)
-    return _page("handler/case.html", item, "case", parts=parts, my_part=own_part(parts, actor.department_id),
+    parts = handling.participants(db.session(), item.id)
+    page = _page("handler/case.html", item, "case", parts=parts, my_part=own_part(parts, actor.department_id),
                  is_lead=actor.department_id is not None and actor.department_id == item.department_id,
-                 supervisions=supervision.supervisions(db.session(), case_id))
+                 supervisions=supervision.supervisions(db.session(), item.id), **request_state(item),
+                 **return_form.context(db.session(), item, kept, refused))
+    return (page, refused.status) if refused is not None else page
+
+
+def request_state(case: Case) -> dict[str, Any]:
+    """What the case page shows of the department's requests: the extension or deferral waiting
+    for the dispatcher, the last one decided, whether the case is deferred, and the joint-handling
+    application waiting for the center and the last one approved (all kept in ``case.data``)."""
+    data = dict(case.data or {})
+    decided = [r for r in data.get("requests") or [] if r.get("decision")]
+    last = dict(decided[-1]) if decided else None
+    if last is not None:
+        last["decided"] = stamped({"at": last.get("decided_at")})
+    joint = data.get("joint_decisions") or []
+    return {"pending_request": stamped(data.get("pending_request")), "last_request": last,
+            "deferred": bool(data.get("deferred")), "joint_application": stamped(data.get("joint_application")),
+            "joint_decision": stamped(joint[-1]) if joint else None}
 
 
 @bp.get("/instructions/<int:item_id>")
@@ -138,14 +166,15 @@ def instruction(item_id: int) -> str:
                  open_transfer=open_transfer_request(item), regulations=regulations.listing(db.session()))
 
 
-def _photos() -> list[FileStorage]:
-    """The uploaded photos (empty file fields are skipped: the camera was not used)."""
+def _photos(name: str = "photo") -> list[FileStorage]:
+    """The uploaded photos or files of field ``name`` (empty file fields are skipped: the camera
+    was not used)."""
     try:
-        files = [f for f in request.files.getlist("photo") if f and f.filename]
+        files = [f for f in request.files.getlist(name) if f and f.filename]
     except RequestEntityTooLarge:
-        raise PayloadTooLarge("the photos are larger than the upload limit", field="photo") from None
+        raise PayloadTooLarge("the files are larger than the upload limit", field=name) from None
     if len(files) > MAX_PHOTOS:
-        raise ValidationFailed(f"at most {MAX_PHOTOS} photos at once", field="photo")
+        raise ValidationFailed(f"at most {MAX_PHOTOS} files at once", field=name)
     return files
 
 
@@ -159,11 +188,11 @@ def _store_photos(item_type: str, item_id: int, actor: Actor) -> list[str]:
     return refs
 
 
-@bp.post("/cases/<int:case_id>/<any(sign, result, return, 'sign-part', 'report-part'):action>")
+@bp.post("/cases/<int:case_id>/<any(sign, result, 'sign-part', 'report-part'):action>")
 @login_required(roles=ROLES)
 def case_action(case_id: int, action: str) -> Response:
-    """Sign for a case, report its result (with photos), or ask to return it; a co-operating
-    department signs for its part and reports its part's result (with photos)."""
+    """Sign for a case or report its result (with photos); a co-operating department signs for
+    its part and reports its part's result (with photos)."""
     _visible("case", case_id, f"case {action}")
     _, actor = me()
     session, catalog = db.session(), get_catalog()
@@ -177,17 +206,64 @@ def case_action(case_id: int, action: str) -> Response:
             result = text("part_result", required=True)
             refs = _store_photos("case", case_id, actor)
             return handling.report_part(session, catalog, case_id, actor=actor, result=result, evidence_refs=refs)
-        if action == "result":
-            result = text("result", required=True)
-            # Photos first: the report names them. A refused report leaves them as evidence on the case.
-            refs = _store_photos("case", case_id, actor)
-            return handling.report_result(session, catalog, case_id, actor=actor, result=result, evidence_refs=refs)
-        return returns.request_return(session, catalog, case_id, actor, text("reason", required=True),
-                                      text("basis", required=True),
-                                      suggested_department_id=number("suggested_department_id"))
+        result = text("result", required=True)
+        # Photos first: the report names them. A refused report leaves them as evidence on the case.
+        refs = _store_photos("case", case_id, actor)
+        return handling.report_result(session, catalog, case_id, actor=actor, result=result, evidence_refs=refs)
 
     attempt(call, t("flash.done.handler." + action))
     return back("handler_console.case", case_id=case_id)
+
+
+@bp.post("/cases/<int:case_id>/return")
+@login_required(roles=ROLES)
+def case_return(case_id: int) -> Any:
+    """Ask to return a misrouted case (申请退单, :mod:`.return_form`): done once per form; a refusal
+    shows the page again with what was typed, the problem naming the field, and its status."""
+    item = _visible("case", case_id, "case return")
+    _, actor = me()
+    stored: list[int] = []  # files stored before a refusal: ticked on the form shown again
+    refused: list[DomainError] = []
+
+    def call() -> Any:
+        try:
+            return return_form.submit(db.session(), case_id, actor, _photos(return_form.FILES), stored)
+        except DomainError as exc:
+            refused.append(exc)
+            raise
+
+    def done(result: Any) -> Any:
+        if result is not None or not refused:  # done, or a repeat of a form already sent
+            return back("handler_console.case", case_id=case_id)
+        return make_response(_case_page(item, return_form.typed(stored), refused[0]))
+
+    return submit_once(call, t("flash.done.handler.return"), done)
+
+
+@bp.post("/cases/<int:case_id>/<any('request-extension', 'request-deferral', 'apply-joint'):action>")
+@login_required(roles=ROLES)
+def case_request(case_id: int, action: str) -> Response:
+    """Ask for an extension (延期: duration and reason) or a deferral (缓办/挂账: reason), or apply
+    for joint handling (联合处置: reason, the departments suggested); done once per form."""
+    _visible("case", case_id, f"case {action}")
+    _, actor = me()
+    session, catalog = db.session(), get_catalog()
+
+    def call() -> Any:
+        if action == "request-extension":
+            length = duration("duration", required=True)
+            assert length is not None
+            return extension.request_extension(session, catalog, case_id, actor=actor, duration=length,
+                                               reason=form_text("reason", required=True))
+        if action == "request-deferral":
+            return extension.request_deferral(session, catalog, case_id, actor=actor,
+                                              reason=form_text("reason", required=True))
+        return handling.apply_joint_handling(session, catalog, case_id, actor=actor,
+                                             reason=form_text("reason", required=True),
+                                             department_ids=whole_list("department_ids") or None)
+
+    return submit_once(call, t("flash.done.handler." + action),
+                       lambda _result: back("handler_console.case", case_id=case_id))
 
 
 @bp.post("/instructions/<int:item_id>/<any(arrive, delay, result, transfer, 'withdraw-transfer', 'not-ours', "
