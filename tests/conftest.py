@@ -86,6 +86,7 @@ def app_config(database_url: str, redis_url: str, tmp_path_factory: pytest.TempP
         "DEADLINE_QUEUE": f"deadlines-{RUN_TOKEN}",
         "DEFAULT_QUEUE": f"default-{RUN_TOKEN}",
         "NOTIFY_QUEUE": f"notify-{RUN_TOKEN}",
+        "REPORTS_QUEUE": f"reports-{RUN_TOKEN}",
         "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
         "WTF_CSRF_ENABLED": False,
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -143,17 +143,30 @@ def build_report(session: Session, period: Period, *, as_of: datetime | None = N
 
 def store_report(session: Session, period: Period, *, as_of: datetime | None = None,
                  generated_by_id: int | None = None) -> StoredReport:
-    """Build the report of ``period`` and keep it (replacing an earlier one of that period); commits."""
+    """Build the report of ``period`` and keep it (replacing an earlier one of that period); commits.
+
+    This builds inside the caller's request or process; the console and the API go through
+    :func:`caseflow.analysis.report_requests.request_report`, which hands big periods to a job.
+    """
     data = build_report(session, period, as_of=as_of)
+    return save_report(session, period, data, generated_by_id=generated_by_id)
+
+
+def save_report(session: Session, period: Period, data: dict[str, Any], *,
+                generated_by_id: int | None = None) -> StoredReport:
+    """Keep ``data`` (from :func:`build_report`) as the report of ``period``, replacing an earlier
+    one and marking the row ready (a pending request is fulfilled, a failure forgotten); commits."""
     for attempt in range(2):
         row = session.execute(select(StoredReport).where(
-            StoredReport.kind == period.kind, StoredReport.period_start == period.first_day)).scalar_one_or_none()
+            StoredReport.kind == period.kind, StoredReport.period_start == period.first_day)
+            .with_for_update()).scalar_one_or_none()
         if row is None:
             row = StoredReport(kind=period.kind, period_start=period.first_day)
             session.add(row)
         row.start_at, row.end_at = period.start_at, period.end_at
         row.generated_at, row.generated_by_id = utcnow(), generated_by_id
         row.duration_ms, row.data = data["duration_ms"], data
+        row.status, row.error = "ready", None
         try:
             session.commit()
             return row
@@ -180,14 +193,25 @@ def list_reports(session: Session, kind: str | None = None, limit: int = 50) -> 
     return list(session.execute(q).scalars())
 
 
+# A pending on-demand generation older than this lost its job (the job's timeout is 30 minutes):
+# the schedule then makes the report itself.
+PENDING_STALE_AFTER = timedelta(hours=1)
+
+
 def due_periods(session: Session, now: datetime, tz: str | None = None) -> list[Period]:
-    """The last completed period of each kind that has no stored report yet."""
+    """The last completed period of each kind that has no stored report yet.
+
+    A row whose on-demand generation failed, or has been pending for over an hour, does not
+    count as stored; one pending for less is left to its job.
+    """
     out = []
     for kind in KINDS:
         p = last_completed(kind, now, tz)
-        found = session.execute(select(StoredReport.id).where(
+        found = session.execute(select(StoredReport.status, StoredReport.requested_at).where(
             StoredReport.kind == kind, StoredReport.period_start == p.first_day)).first()
-        if found is None:
+        stale = found is not None and found.status == "pending" and (
+            found.requested_at is None or now - found.requested_at > PENDING_STALE_AFTER)
+        if found is None or found.status == "failed" or stale:
             out.append(p)
     session.rollback()
     return out
@@ -207,4 +231,4 @@ def generate_due_reports(session: Session, now: datetime | None = None) -> list[
 
 
 __all__ = ["TITLES", "TITLES_EN", "highlights", "in_language", "period_label", "build_report", "store_report",
-           "get_report", "list_reports", "due_periods", "generate_due_reports", "period_of"]
+           "save_report", "get_report", "list_reports", "due_periods", "generate_due_reports", "period_of"]

@@ -1,18 +1,24 @@
 """Analysis and assessment over HTTP: indicators, period reports (JSON and XLSX), the ranking,
-scoring rules. For leaders, administrators and dispatchers; routes only translate."""
+scoring rules. For leaders, administrators and dispatchers; routes only translate.
+
+``POST /api/reports`` answers 201 with the report when its kind is built inside the request
+(``REPORTS_SYNC_KINDS``: day, week, month), else 202 Accepted with ``Location`` naming the report,
+whose ``status`` is ``pending`` until a job has built it (``ready``) or failed (``failed``,
+``error``); ``stalled`` means its job is gone: POST again.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from caseflow.analysis import assessment, indicators, reports, xlsx
+from caseflow.analysis import assessment, indicators, report_requests, reports, xlsx
 from caseflow.analysis.labels import LANGUAGES
 from caseflow.analysis.periods import KINDS, RANGE, Period, parse_period, parse_range
-from caseflow.errors import ValidationFailed
+from caseflow.errors import Conflict, ValidationFailed
 from caseflow.extensions import db
 from caseflow.models import CHANNELS, TIERS
 from caseflow.models.analysis import StoredReport
@@ -86,6 +92,12 @@ class ReportSummary(Schema):
     generated_at = fields.DateTime()
     generated_by_id = fields.Integer(allow_none=True)
     duration_ms = fields.Integer()
+    status = fields.Function(lambda row: report_requests.state(row), metadata={
+        "description": "ready; pending (a job is building it; data is {} or the earlier report's); "
+                       "failed (see error); stalled (pending, but its job is gone: ask again)",
+        "type": "string", "enum": list(report_requests.STATES)})
+    error = fields.String(allow_none=True, metadata={"description": "why the last generation failed"})
+    requested_at = fields.DateTime(allow_none=True, metadata={"description": "when the last generation was asked for"})
 
 
 class ReportOut(ReportSummary):
@@ -152,12 +164,20 @@ class Reports(MethodView):
         return reports.list_reports(db.session(), args["kind"], args["limit"])
 
     @blp.arguments(GenerateIn)
-    @blp.response(201, ReportOut)
-    def post(self, body: dict[str, Any]) -> StoredReport:
-        """Generate (or regenerate) the report of a period now, and store it."""
+    @blp.response(201, ReportOut, description="built now (the kinds in REPORTS_SYNC_KINDS)")
+    @blp.alt_response(202, schema=ReportOut, success=True,
+                      description="accepted: a job builds it; poll the Location until status is ready or failed. "
+                                  "Asking again while pending queues nothing more.",
+                      headers={"Location": {"description": "the report: GET it for its status",
+                                            "schema": {"type": "string"}}})
+    def post(self, body: dict[str, Any]) -> Any:
+        """Generate (or regenerate) the report of a period and store it: now, or by a job (202)."""
         actor = _reader("generate report")
         period = parse_period(body["kind"], body["start"])
-        return reports.store_report(db.session(), period, generated_by_id=actor.person_id)
+        asked = report_requests.request_report(db.session(), period, generated_by_id=actor.person_id)
+        if asked.generated:
+            return asked.row
+        return asked.row, 202, {"Location": url_for("reports.Report", report_id=asked.row.id)}
 
 
 @blp.route("/<int:report_id>")
@@ -173,10 +193,14 @@ class Report(MethodView):
 class ReportXlsx(MethodView):
     @blp.arguments(XlsxQuery, location="query")
     @blp.response(200, content_type=XLSX_MIME)
+    @blp.alt_response(409, response="CONFLICT")
     def get(self, args: dict[str, Any], report_id: int) -> Response:
-        """One stored report as an XLSX workbook (the same numbers as its data), in Chinese or English."""
+        """One stored report as an XLSX workbook (the same numbers as its data), in Chinese or English.
+        409 while a report has never been built (pending, failed or stalled)."""
         _reader("export report")
         row = reports.get_report(db.session(), report_id)
+        if not row.data:
+            raise Conflict(f"report {report_id} is not generated yet ({report_requests.state(row)})")
         lang = args["lang"] or current_app.config.get("LANGUAGE", "zh")
         name = f"report-{row.kind}-{row.period_start.isoformat()}.xlsx"
         return Response(xlsx.to_xlsx(row.data, lang if lang in LANGUAGES else "zh"), mimetype=XLSX_MIME,

@@ -1,5 +1,9 @@
 """``caseflow up``: the newcomer command. Migrate, load the demo street into an empty database,
-start Redis (embedded unless configured), the web server and the RQ worker; Ctrl-C stops all.
+start Redis (embedded unless configured), the web server and two RQ workers; Ctrl-C stops all.
+
+Two workers, because a worker runs one job at a time: the first serves deadlines, default and
+notify (with the sweeper), the second only the reports queue, so a yearly report (about a minute
+over a million cases) never holds back a deadline firing.
 
 The children run in their own session (process group), so a Ctrl-C in the terminal reaches
 only this supervisor, which then stops each child once and in order: a second signal to the
@@ -130,15 +134,21 @@ def _wait_ready(url: str, web: Child, stopping: threading.Event) -> bool:
     return False
 
 
-def _start_worker(children: list[Child], env: dict[str, str]) -> None:
-    """``caseflow worker`` (RQ worker with its scheduler and the deadline sweeper)."""
-    if importlib.util.find_spec("caseflow.cli.worker") is None:
-        click.echo("no worker module in this build: deadlines will not fire", err=True)
-        return
-    argv = [sys.executable, "-c", "from caseflow.cli import main; main(prog_name='caseflow')", "worker"]
-    worker = Child("worker", argv, env)
-    children.append(worker)
-    click.echo(f"worker pid {worker.pid}")
+# (child name, extra ``caseflow worker`` arguments): the deadline worker with the sweeper, then
+# the report worker (reports queue only; one sweeper is enough).
+WORKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("worker", ()),
+    ("reports worker", ("--queues", "reports", "--no-sweeper")),
+)
+
+
+def _start_workers(children: list[Child], env: dict[str, str]) -> None:
+    """``caseflow worker`` (scheduler and deadline sweeper) and ``caseflow worker --queues reports``."""
+    for name, extra in WORKERS:
+        argv = [sys.executable, "-c", "from caseflow.cli import main; main(prog_name='caseflow')", "worker", *extra]
+        worker = Child(name, argv, env)
+        children.append(worker)
+        click.echo(f"{name} pid {worker.pid}")
 
 
 def _demo_users() -> list[str]:
@@ -156,11 +166,11 @@ def _demo_users() -> list[str]:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the web server binds.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port of the console and API.")
 @click.option("--web-workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
-@click.option("--no-worker", is_flag=True, help="Do not start the RQ worker (deadlines will wait).")
+@click.option("--no-worker", is_flag=True, help="Do not start the RQ workers (deadlines and reports will wait).")
 @click.option("--no-demo", is_flag=True, help="Do not load the demo street into an empty database.")
 @with_appcontext
 def up_command(host: str, port: int, web_workers: int, no_worker: bool, no_demo: bool) -> None:
-    """Run everything a newcomer needs: database, Redis, web console and API, worker."""
+    """Run everything a newcomer needs: database, Redis, web console and API, workers."""
     from caseflow.embedded_redis import ensure_embedded_redis, shutdown_embedded_redis
     from caseflow.extensions import db
 
@@ -221,7 +231,7 @@ def up_command(host: str, port: int, web_workers: int, no_worker: bool, no_demo:
         probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
         if _wait_ready(f"http://{probe_host}:{port}/api/health", web, stopping):
             if not no_worker:
-                _start_worker(children, env)
+                _start_workers(children, env)
             click.echo("")
             click.echo(f"caseflow is up: http://{probe_host}:{port}/   (API docs: /api/docs; Ctrl-C stops everything)")
             if users:
@@ -238,7 +248,8 @@ def up_command(host: str, port: int, web_workers: int, no_worker: bool, no_demo:
                     stopping.set()
             stopping.wait(0.5)
     finally:
-        # The worker first (it may be firing a deadline), then the web server.
+        # The workers first, the report worker before the deadline worker (which may be firing a
+        # deadline), then the web server.
         for child in reversed(children):
             code = child.stop()
             click.echo(f"{child.name} (pid {child.pid}) stopped, exit code {code}")

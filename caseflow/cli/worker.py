@@ -20,6 +20,10 @@ Why these settings (read against rq 2.x ``worker/base.py``, ``scheduler.py``, ``
   statements (~5 ms); forking a work-horse per job costs more than the job and caps a
   worker at well under 100 jobs/s. Jobs are ours and short (``job_timeout`` 120 s still
   applies via SIGALRM). ``--worker-class fork`` gives RQ's forking worker.
+* Queues: by default deadlines, default and notify (:data:`DEFAULT_WORKER_QUEUES`), never
+  ``reports``. A worker runs one job at a time, and a yearly report (about a minute over a
+  million cases) would hold back every deadline firing behind it; reports get a worker of their
+  own (``caseflow worker --queues reports --no-sweeper``; ``caseflow up`` starts one).
 """
 from __future__ import annotations
 
@@ -207,11 +211,18 @@ class SweeperThread(threading.Thread):
         self.join(timeout)
 
 
+# What ``caseflow worker`` serves without --queues: everything but the long report jobs.
+DEFAULT_WORKER_QUEUES = "deadlines,default,notify"
+
+
 def resolve_queues(app: Flask, spec: str | None) -> list[str]:
-    """Queue names: the logical names deadlines/default/notify map to the configured ones."""
+    """Queue names: the logical names deadlines/default/notify/reports map to the configured ones.
+
+    No ``spec``: :data:`DEFAULT_WORKER_QUEUES` (``reports`` is served only when asked for).
+    """
     logical = {"deadlines": app.config["DEADLINE_QUEUE"], "default": app.config["DEFAULT_QUEUE"],
-               "notify": app.config["NOTIFY_QUEUE"]}
-    names = [n.strip() for n in (spec or "deadlines,default,notify").split(",") if n.strip()]
+               "notify": app.config["NOTIFY_QUEUE"], "reports": app.config.get("REPORTS_QUEUE") or "reports"}
+    names = [n.strip() for n in (spec or DEFAULT_WORKER_QUEUES).split(",") if n.strip()]
     return [logical.get(n, n) for n in names]
 
 
@@ -237,7 +248,8 @@ def _logging() -> None:
 
 
 @click.command("worker")
-@click.option("--queues", default=None, help="Comma-separated queues [deadlines,default,notify].")
+@click.option("--queues", default=None,
+              help=f"Comma-separated queues [{DEFAULT_WORKER_QUEUES}]; 'reports' for a report worker.")
 @click.option("--burst", is_flag=True, help="Run queued and due jobs, then exit.")
 @click.option("--name", default=None, help="Worker name (default: RQ's random name).")
 @click.option("--worker-class", type=click.Choice(sorted(WORKER_CLASSES)), default="simple",

@@ -21,6 +21,7 @@ from .instruction import Instruction
 from .ledger import LedgerEntry
 
 REPORT_KINDS = ("day", "week", "month", "quarter", "year")
+REPORT_STATUSES = ("pending", "ready", "failed")
 # The street's share of a department's assessment must be at least one third (seed 001 篇一).
 MIN_STREET_SHARE = 1 / 3
 
@@ -75,6 +76,12 @@ class StoredReport(Base):
     generated_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # On-demand generation runs as an RQ job (caseflow/analysis/report_requests.py): the row is
+    # "pending" from the request until the job stores the data ("ready") or fails ("failed", with
+    # ``error``). A regeneration keeps the earlier data meanwhile. Rows from before are "ready".
+    status: Mapped[str] = mapped_column(String(16), default="ready", server_default="ready")
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime | None] = mapped_column()  # when the pending generation was asked for
 
 
 # --- indexes the period reports rely on (measured with bench/reports.py) -----------------------

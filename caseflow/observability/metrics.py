@@ -89,7 +89,7 @@ class StateCollector:
         alive = GaugeMetricFamily("caseflow_workers_alive", "RQ workers with a live heartbeat")
         try:
             conn = get_redis(self.app)
-            for key in ("DEADLINE_QUEUE", "DEFAULT_QUEUE", "NOTIFY_QUEUE"):
+            for key in ("DEADLINE_QUEUE", "DEFAULT_QUEUE", "NOTIFY_QUEUE", "REPORTS_QUEUE"):
                 name = self.app.config[key]
                 queue = get_queue(name, self.app)
                 depth.add_metric([name, "queued"], queue.count)

@@ -1,5 +1,9 @@
 """Console pages of the period reports: the list, generating one, and a report with its charts.
 
+Generating: a day's, week's or month's report is built in the request; a quarter's or year's
+(``REPORTS_SYNC_KINDS``) by an RQ job, and the report page says "生成中…" and reloads itself
+(``<meta http-equiv="refresh">``: no script) until the job has built it or failed.
+
 Charts are inline SVG drawn on the server (trend, by type, by grid, by hour): no JavaScript,
 no inline styles (the CSP forbids both), only SVG presentation attributes.
 
@@ -14,7 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from caseflow.analysis import reports, xlsx
+from caseflow.analysis import report_requests, reports, xlsx
 from caseflow.analysis.labels import CASE_COLUMNS, INSTRUCTION_COLUMNS, SLICES, STAGES, pick
 from caseflow.analysis.periods import KINDS, parse_period
 from caseflow.errors import DomainError
@@ -22,12 +26,13 @@ from caseflow.extensions import db
 from caseflow.models.analysis import StoredReport
 
 from .guards import REPORT_ROLES, current_person, login_required
-from .i18n import current_language
+from .i18n import current_language, t
 from .work import describe
 
 bp = Blueprint("reports_console", __name__, url_prefix="/reports")
 
 ROLES = sorted(REPORT_ROLES)  # one set for the routes and the navigation link (guards.py)
+REFRESH_S = 5  # how often a pending report's page reloads itself
 BAR = "#3b6ea8"
 BAR_ALT = "#d9822b"
 
@@ -99,31 +104,45 @@ def index() -> str:
     lang = current_language()
     kind = request.args.get("kind") or None
     rows = reports.list_reports(db.session(), kind if kind in KINDS else None)
-    return render_template("reports/index.html", rows=[(r, _period_label(r, lang)) for r in rows], kinds=KINDS,
-                           titles=_titles(lang), kind=kind)
+    return render_template("reports/index.html", rows=[(r, _period_label(r, lang), report_requests.state(r))
+                                                       for r in rows],
+                           kinds=KINDS, titles=_titles(lang), kind=kind)
 
 
 @bp.post("/generate")
 @login_required(roles=ROLES)
 def generate() -> WerkzeugResponse:
-    """Generate (or regenerate) the report of the chosen period."""
+    """Generate (or regenerate) the report of the chosen period: now, or by a job (the page then waits)."""
     person = current_person()
     try:
         period = parse_period(request.form.get("kind"), request.form.get("start") or None)
-        row = reports.store_report(db.session(), period, generated_by_id=person.id if person else None)
+        asked = report_requests.request_report(db.session(), period, generated_by_id=person.id if person else None)
     except DomainError as exc:
         db.session.rollback()
         flash(describe(exc), "error")
         return redirect(url_for("reports_console.index"))
-    return redirect(url_for("reports_console.view", report_id=row.id))
+    if asked.enqueued:
+        flash(t("reports.flash.queued"), "notice")
+    elif not asked.generated and asked.row.status == "pending":
+        flash(t("reports.flash.already_pending"), "notice")
+    return redirect(url_for("reports_console.view", report_id=asked.row.id))
 
 
 @bp.get("/<int:report_id>")
 @login_required(roles=ROLES)
 def view(report_id: int) -> str:
-    """One report: highlights, figures, charts, tables, recurring problems and the ranking."""
+    """One report: highlights, figures, charts, tables, recurring problems and the ranking.
+
+    While a job builds it the page says so and reloads itself; a failure shows its error. A report
+    being regenerated shows its earlier data meanwhile.
+    """
     row = _stored(report_id)
     lang = current_language()
+    status = report_requests.state(row)
+    title = _titles(lang).get(row.kind, row.kind)
+    if not row.data:
+        return render_template("reports/pending.html", row=row, status=status, title=title,
+                               label=_period_label(row, lang), refresh_s=REFRESH_S)
     data = reports.in_language(row.data, lang)
     by = data["cases"]["by"]
     charts = {
@@ -135,7 +154,8 @@ def view(report_id: int) -> str:
     # Names in the page's language: (key, name, kind) columns, {key: name} slices and stages.
     case_columns = [(key, pick((zh, en), lang), kind) for key, zh, en, kind in CASE_COLUMNS]
     instruction_columns = [(key, pick((zh, en), lang), kind) for key, zh, en, kind in INSTRUCTION_COLUMNS]
-    return render_template("reports/view.html", row=row, data=data, charts=charts, case_columns=case_columns,
+    return render_template("reports/view.html", row=row, status=status, refresh_s=REFRESH_S, data=data,
+                           charts=charts, case_columns=case_columns,
                            instruction_columns=instruction_columns,
                            slices={k: pick(v, lang) for k, v in SLICES.items()},
                            stages={k: pick(v, lang) for k, v in STAGES.items()}, bar=BAR, bar_alt=BAR_ALT)
@@ -143,9 +163,11 @@ def view(report_id: int) -> str:
 
 @bp.get("/<int:report_id>.xlsx")
 @login_required(roles=ROLES)
-def download(report_id: int) -> Response:
-    """The report as XLSX, in the console's language."""
+def download(report_id: int) -> WerkzeugResponse:
+    """The report as XLSX, in the console's language (a report not built yet: back to its page)."""
     row = _stored(report_id)
+    if not row.data:
+        return redirect(url_for("reports_console.view", report_id=row.id))
     return Response(xlsx.to_xlsx(row.data, current_language()),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename=report-{row.kind}-{row.period_start}.xlsx"})

@@ -83,10 +83,17 @@ def test_up_serves_the_console_and_stops_cleanly(tmp_path: Path) -> None:
             assert "ZL" in resp.read().decode("utf-8")  # the demo's instructions are on the board
 
         text = log.read_text(errors="replace")
-        pids = {name: int(pid) for name, pid in re.findall(r"(web server|worker) pid (\d+)", text)}
+        pids = {name: int(pid) for name, pid in re.findall(r"^(web server|worker|reports worker) pid (\d+)$", text,
+                                                            re.M)}
         redis_pid = int(re.search(r"embedded Redis: \S+ \(pid (\d+)\)", text).group(1))
-        assert set(pids) == {"web server", "worker"}
+        assert set(pids) == {"web server", "worker", "reports worker"}
         assert all(_alive(p) for p in [*pids.values(), redis_pid])
+        # Each worker says what it serves once it runs: deadlines never wait behind a report,
+        # reports run on a worker of their own.
+        announced = {n: re.compile(rf"^worker \S+ on {queues} \(pid {pids[n]}\)$", re.M)
+                     for n, queues in (("worker", "deadlines, default, notify"), ("reports worker", "reports"))}
+        _wait_for(lambda: all(p.search(log.read_text(errors="replace")) for p in announced.values()),
+                  60, "both workers to announce their queues", log)
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0, log.read_text(errors="replace")
@@ -95,7 +102,8 @@ def test_up_serves_the_console_and_stops_cleanly(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     text = log.read_text(errors="replace")
-    assert "web server (pid" in text and "worker (pid" in text and "embedded Redis stopped" in text
+    assert all(f"{name} (pid {pid}) stopped" in text for name, pid in pids.items()), text
+    assert "embedded Redis stopped" in text
     assert "killing it" not in text  # each child stopped on SIGTERM, in time
     _wait_for(lambda: not any(_alive(p) for p in [*pids.values(), redis_pid]), 10, "children to exit", log)
     with pytest.raises(ConnectionRefusedError):  # nobody listens on the port any more

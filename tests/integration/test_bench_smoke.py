@@ -46,3 +46,16 @@ def test_deadlines_bench_fires_everything_once() -> None:
                     "--grace-s", "60")
     last = out.strip().splitlines()[-1]
     assert last.startswith("deadlines: pending=60 burst=20 fired=80 lost=0 duplicate=0 early=0 "), last
+
+
+def test_reports_bench_times_a_month_and_a_year() -> None:
+    # 2,000 cases spread over a year still put well over a hundred in the timed month (June).
+    out = run_bench("reports.py", "--cases", "2000", "--repeat", "1", timeout=120)
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(r"reports: cases=2000 monthly_s=\d+\.\d{3} yearly_s=\d+\.\d{3}", last), last
+    month = re.search(r"^  month: reported=([\d,]+) closed=([\d,]+) ", out, re.M)
+    year = re.search(r"^  year: reported=([\d,]+) ", out, re.M)
+    assert month and year, out[-2000:]
+    reported = int(month.group(1).replace(",", ""))
+    assert 0 < reported < 2000 and int(month.group(2).replace(",", "")) > 0
+    assert int(year.group(1).replace(",", "")) == 2000  # the year's report counts every generated case

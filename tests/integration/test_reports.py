@@ -225,9 +225,10 @@ def test_scheduled_job_through_rq(app, session, world) -> None:
     from caseflow.extensions import get_queue, get_redis
     from caseflow.jobs.reports import enqueue_due_reports
 
-    queue = get_queue(app.config["DEFAULT_QUEUE"])
+    queue = get_queue(app.config["REPORTS_QUEUE"])
     now = utcnow()
-    assert enqueue_due_reports(session, now, queue) == 1
+    assert enqueue_due_reports(session, now) == 1  # no queue given: the reports queue
+    assert len(queue.job_ids) == 1 and get_queue(app.config["DEFAULT_QUEUE"]).job_ids == []
     assert enqueue_due_reports(session, now, queue) == 0  # already queued
     SimpleWorker([queue], connection=get_redis(app)).work(burst=True)
     kinds = sorted(r.kind for r in session.query(StoredReport))

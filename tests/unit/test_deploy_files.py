@@ -103,9 +103,10 @@ def test_systemd_units_run_real_commands() -> None:
 
     units = {p.name: p for p in (DEPLOY / "systemd").iterdir()}
     assert {"caseflow.target", "caseflow-web.service", "caseflow-worker@.service",
-            "caseflow-sweeper.service"} <= set(units)
+            "caseflow-reports-worker.service", "caseflow-sweeper.service"} <= set(units)
     options = {o for p in worker_command.params for o in getattr(p, "opts", [])}
-    for name in ("caseflow-web.service", "caseflow-worker@.service", "caseflow-sweeper.service"):
+    for name in ("caseflow-web.service", "caseflow-worker@.service", "caseflow-reports-worker.service",
+                 "caseflow-sweeper.service"):
         parser = configparser.ConfigParser(strict=False, interpolation=None)
         parser.optionxform = str  # type: ignore[assignment,method-assign]
         parser.read(units[name])
@@ -119,6 +120,39 @@ def test_systemd_units_run_real_commands() -> None:
         else:
             assert argv[0].endswith("/gunicorn") and (REPO / argv[2]).is_file()
     assert "caseflow sweep" in units["caseflow-sweeper.service"].read_text()
+
+
+def _worker_queues(argv: list[str]) -> list[str]:
+    """The logical queues a ``caseflow worker`` command line serves (its --queues, or the default)."""
+    from caseflow.cli.worker import DEFAULT_WORKER_QUEUES
+
+    spec = argv[argv.index("--queues") + 1] if "--queues" in argv else DEFAULT_WORKER_QUEUES
+    return [q.strip() for q in spec.split(",") if q.strip()]
+
+
+def _exec_start(unit: str) -> list[str]:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(DEPLOY / "systemd" / unit)
+    return shlex.split(parser["Service"]["ExecStart"])
+
+
+def test_reports_have_a_worker_of_their_own(compose) -> None:  # type: ignore[no-untyped-def]
+    """Deadline workers never run a report (a yearly one takes about a minute); one worker serves
+    only the reports queue, in systemd, compose and the target's notes."""
+    deadline_unit = _exec_start("caseflow-worker@.service")
+    reports_unit = _exec_start("caseflow-reports-worker.service")
+    assert _worker_queues(deadline_unit) == ["deadlines", "default", "notify"]
+    assert _worker_queues(reports_unit) == ["reports"] and "--no-sweeper" in reports_unit
+    assert "caseflow-reports-worker.service" in (DEPLOY / "systemd" / "caseflow.target").read_text()
+
+    workers = {n: _command(s).split() for n, s in compose["services"].items()
+               if _command(s).startswith("caseflow worker")}
+    serving = {n: _worker_queues(argv) for n, argv in workers.items()}
+    assert [n for n, q in serving.items() if "reports" in q] == ["reports-worker"]
+    assert serving["reports-worker"] == ["reports"]
+    assert all("deadlines" in q and "reports" not in q for n, q in serving.items() if n != "reports-worker")
+    assert "caseflow-reports-worker" in (DEPLOY / "README.md").read_text()
 
 
 def test_gunicorn_config_loads() -> None:
