@@ -9,8 +9,10 @@ Every ``SWEEP_INTERVAL_S`` one sweeper (whichever worker wins the lock) does thr
 2. **Re-arm rows about to fall due.** A pending row due within the look-ahead window that
    has no RQ job (e.g. after ``FLUSHALL``) is scheduled again, so it still fires on time.
    Rows further ahead are re-armed by a later sweep: every row passes through the window.
-3. **Housekeeping**: escalation steps and outbox deliveries that are due, handover reminders,
-   duty-rota gap warnings, and the periodic reports that are due (each idempotent).
+3. **Housekeeping**: running escalation chains switched to their emergency variants where a
+   center is in emergency mode, the late-handover deadline of shifts on duty without one,
+   escalation steps and outbox deliveries that are due, handover reminders, duty-rota gap
+   warnings, and the periodic reports that are due (each idempotent).
 
 Hence the guarantee: after any fault a deadline is late by at most one sweep period
 (plus the grace), and never early.
@@ -147,11 +149,16 @@ def _gap_warnings(session: Session, now: datetime) -> int:
 def _housekeeping(catalog: WorkflowCatalog) -> list[tuple[str, Any]]:
     """The periodic steps besides deadlines, in order: (name, fn(session, now))."""
     from caseflow.deadlines import escalation
+    from caseflow.deadlines.emergency_switch import switch_running_chains
     from caseflow.jobs.reports import enqueue_due_reports
     from caseflow.notify import outbox
     from caseflow.services.duty.handover import send_reminders
+    from caseflow.services.duty.handover_clock import arm_missing
 
     return [
+        # Before the escalation step, so a switched run's round that is due now goes this sweep.
+        ("emergency_chains", lambda s, now: switch_running_chains(s, catalog, now=now)),
+        ("handover_deadlines", lambda s, now: arm_missing(s, catalog, now)),
         ("escalations", lambda s, now: escalation.sweep_due(s, catalog, now)),
         ("notifications", outbox.sweep_due),
         ("handover_reminders", lambda s, now: send_reminders(s, now=now)),

@@ -44,3 +44,11 @@ def init_web(app: Flask) -> None:
     from .admin_records import bp as admin_records_bp
 
     app.register_blueprint(admin_records_bp)
+    from .instruction_steps import bp as instruction_steps_bp
+
+    app.register_blueprint(instruction_steps_bp)
+    from .calendar_admin import bp as calendar_admin_bp
+    from .leader_items import bp as leader_items_bp
+
+    app.register_blueprint(calendar_admin_bp)
+    app.register_blueprint(leader_items_bp)

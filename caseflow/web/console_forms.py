@@ -82,6 +82,28 @@ def choice(name: str, options: tuple[str, ...] | list[str], *, required: bool = 
     return value
 
 
+def flag(name: str) -> bool:
+    """A checkbox: ticked when sent as ``1``, ``on``, ``true`` or ``yes``."""
+    return _raw(name).lower() in ("1", "on", "true", "yes")
+
+
+def duration(name: str, *, required: bool = False) -> str | None:
+    """A duration like ``4h``, ``1d``, ``30m`` or ``1h30m`` as typed (None when empty and not
+    required); ``ValidationFailed`` naming the field otherwise. How long is too long is the
+    service's rule."""
+    from caseflow.worktime import parse_duration
+
+    raw = text(name, required=required, max_len=16)
+    if not raw:
+        return None
+    try:
+        if parse_duration(raw).total_seconds() <= 0:
+            raise ValueError(raw)
+    except ValueError:
+        raise ValidationFailed(t("form.duration"), field=name) from None
+    return raw
+
+
 # -- explaining errors ------------------------------------------------------------------------
 
 def state_label(state: str) -> str:

@@ -20,12 +20,15 @@ from caseflow.services.duty.common import current_shift
 from caseflow.services.escalation_views import console_runs
 from caseflow.workflow.engine import get_catalog
 
+from .console_forms import choice, new_form_token
+from .duty_forms import run_once
 from .guards import login_required
 from .i18n import t
 from .leader import escalation_rows
 from .work import attempt, back, me, number, text
 
 bp = Blueprint("duty_pages", __name__, url_prefix="/duty/handover")
+bp.add_app_template_global(new_form_token, "form_token")
 
 DUTY = ["duty_lead", "duty_officer"]
 
@@ -73,7 +76,7 @@ def index() -> Any:
     h = _relevant_handover(shift)
     if h is not None:
         return show(h.id)
-    return render_template("duty_pages/handover.html", shift=shift, handover=None, items=[],
+    return render_template("duty_pages/handover.html", shift=shift, handover=None, items=[], groups=[], pending=0,
                            can_open=shift is not None and shift.lead_id == person.id, me_id=person.id)
 
 
@@ -93,6 +96,7 @@ def show(handover_id: int) -> str:
     incoming_lead = h.incoming_shift.lead_id
     return render_template(
         "duty_pages/handover.html", shift=h.outgoing_shift, handover=h, items=items, state_label=state_label(h),
+        groups=svc.grouped_items(items), pending=sum(1 for i in items if i.status == "pending"),
         kind_labels=svc.KIND_LABELS, notes=(h.data or {}).get("notes", []), due_at=svc.handover_deadline(h.outgoing_shift),
         is_outgoing=person.id == outgoing_lead, is_incoming=person.id == incoming_lead,
         all_accepted=all(i.status == "accepted" for i in items), can_open=False, me_id=person.id,
@@ -143,3 +147,18 @@ def review(handover_id: int, item_id: int, verdict: str) -> Response:
 
     attempt(call, t("flash.done.handover." + verdict))
     return back("duty_pages.show", handover_id=handover_id)
+
+
+@bp.post("/<int:handover_id>/accept-all")
+@login_required(roles=["duty_lead"])
+def accept_all(handover_id: int) -> Response:
+    """The incoming lead accepts every undisputed item at once (of one ``kind`` when given);
+    disputed items keep their dispute. A second submit of the same form does nothing."""
+    _, actor = me()
+    session, catalog = db.session(), get_catalog()
+
+    def call() -> Any:
+        kind = choice("kind", list(svc.KIND_LABELS), required=False) or None
+        return svc.accept_all(session, catalog, handover_id, actor=actor, kind=kind, note=text("note"))
+
+    return run_once(call, t("flash.done.handover.accept_all"), lambda _r: back("duty_pages.show", handover_id=handover_id))

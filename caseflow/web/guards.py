@@ -55,6 +55,9 @@ LEDGER_ROLES: frozenset[str] = frozenset({"liaison", "duty_lead", "duty_officer"
 PATROL_ROLES: frozenset[str] = frozenset({"handler", "dispatcher", "duty_officer", "duty_lead"})
 # Roles that see the escalated and joint-handling queues (/dispatch/queues/...).
 QUEUE_ROLES: frozenset[str] = frozenset({"dispatcher", "leader"})
+# Roles that open the duty watch desk (/duty/watch/): duty staff write the log; leaders and
+# administrators also act on emergency mode, swaps and special periods there.
+DUTY_WATCH_ROLES: frozenset[str] = frozenset({"duty_lead", "duty_officer", "leader", "admin"})
 # Pages that are nobody's landing page: endpoint -> (label key, roles that open it).
 MORE_PAGES: dict[str, tuple[str, frozenset[str]]] = {
     "patrol.index": ("page.patrol", PATROL_ROLES),
@@ -69,10 +72,15 @@ MORE_PAGES: dict[str, tuple[str, frozenset[str]]] = {
     "admin_records.departments": ("adm.title.departments", ADMIN_ROLES),
     "admin_records.categories": ("adm.title.categories", ADMIN_ROLES),
     "admin_records.people": ("adm.title.people", ADMIN_ROLES),
+    "admin_records.grids": ("adm.title.grids", ADMIN_ROLES),
+    # The working calendar (caseflow/web/calendar_admin.py), linked from /admin's tools.
+    "calendar_admin.page": ("cal.title", ADMIN_ROLES),
+    # The duty watch desk (caseflow/web/duty.py): emergency mode, rota and swaps, special periods, the log.
+    "duty_console.watch": ("page.duty_watch", DUTY_WATCH_ROLES),
 }
 # Of those, the ones the navigation bar offers (the admin's tools are linked from /admin).
 NAV_MORE = ("instruction_ledger.page", "reports_console.index", "outbox_console.dead", "patrol.index",
-            "dispatch_queues.index")
+            "dispatch_queues.index", "duty_console.watch")
 
 
 def may_open(roles: Iterable[str], endpoint: str) -> bool:

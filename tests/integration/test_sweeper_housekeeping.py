@@ -6,7 +6,8 @@ from caseflow.deadlines import sweeper
 
 def test_sweep_runs_all_housekeeping_steps(session, catalog, world) -> None:  # type: ignore[no-untyped-def]
     report = sweeper.sweep_once(session, catalog)
-    assert set(report.housekeeping) == {"escalations", "notifications", "handover_reminders", "duty_gaps", "reports"}
+    assert set(report.housekeeping) == {"emergency_chains", "handover_deadlines", "escalations", "notifications",
+                                        "handover_reminders", "duty_gaps", "reports"}
     assert report.errors == []
     assert "rearmed=0" in str(report)
 

@@ -1,8 +1,12 @@
 """Emergency mode (平急转换): declared with a reason and scope, ended with a summary, every switch
 ledgered on the center (ledger item ``center``/<id>: the mode belongs to the center, not to any
 workflow item). While active: staffing minimum raised, a leader on shift required, escalation
-chains use their ``emergency_steps`` (via :func:`caseflow.deadlines.emergency.emergency_active`)."""
+chains use their ``emergency_steps`` (via :func:`caseflow.deadlines.emergency.emergency_active`), chains
+already running included (:mod:`caseflow.deadlines.emergency_switch`); ending it leaves running
+chains on the steps they have."""
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,8 +17,11 @@ from caseflow.models import Center, EmergencyPeriod, utcnow
 from caseflow.models.duty import EMERGENCY_KINDS
 from caseflow.security.actor import Actor
 from caseflow.services import ledger
+from caseflow.workflow.engine import WorkflowCatalog, get_catalog
 
 from .common import require_role
+
+log = logging.getLogger(__name__)
 
 DECLARE_ROLES = ("leader", "duty_lead", "admin")
 
@@ -36,8 +43,14 @@ def _lock_center(session: Session, center_id: int) -> Center:
     return center
 
 
-def declare(session: Session, center_id: int, kind: str, reason: str, scope: str, *, actor: Actor) -> EmergencyPeriod:
-    """Switch the center to emergency mode; warns the leaders of the shifts now understaffed. Commits."""
+def declare(session: Session, center_id: int, kind: str, reason: str, scope: str, *, actor: Actor,
+            catalog: WorkflowCatalog | None = None) -> EmergencyPeriod:
+    """Switch the center to emergency mode; warns the leaders of the shifts now understaffed. Commits.
+
+    After the commit, escalation chains already running for the center's items switch to their
+    emergency variants (:mod:`caseflow.deadlines.emergency_switch`; the sweeper repeats this, so
+    a chain that starts while this commits, or a switch that fails here, is caught next sweep).
+    """
     role = require_role(actor, DECLARE_ROLES, "declaring emergency mode")
     if kind not in EMERGENCY_KINDS:
         raise ValidationFailed(f"kind must be one of {', '.join(EMERGENCY_KINDS)}", field="kind")
@@ -69,7 +82,19 @@ def declare(session: Session, center_id: int, kind: str, reason: str, scope: str
         effects.discard()
         raise
     effects.dispatch()
+    _switch_chains(session, catalog, center_id)
     return period
+
+
+def _switch_chains(session: Session, catalog: WorkflowCatalog | None, center_id: int) -> None:
+    """Running chains of the center take their emergency steps (best effort: the sweeper retries)."""
+    from caseflow.deadlines.emergency_switch import switch_running_chains
+
+    try:
+        switch_running_chains(session, catalog or get_catalog(), center_id)
+    except Exception:  # the declaration stands; the next sweep switches what is left
+        session.rollback()
+        log.exception("emergency mode of center %s: running chains not switched yet", center_id)
 
 
 def end(session: Session, period_id: int, summary: str, *, actor: Actor) -> EmergencyPeriod:

@@ -2,55 +2,40 @@
 accepted or disputed item by item by the incoming lead, completed only when all are accepted.
 
 Triggers outside requests: :func:`send_reminders` is meant for the scheduler/sweeper (every
-few minutes; it is idempotent), the late-handover escalation is the handover's own
-``complete`` deadline pinned to 08:30 + ``HANDOVER_GRACE_MIN``.
+few minutes; it is idempotent). The late-handover escalation is armed on the shift when it goes
+on duty (the shift's ``handover`` deadline, :mod:`.handover_clock`), so a handover nobody opens
+escalates too; once opened, the handover's own ``complete`` deadline, pinned to the same
+08:30 + ``HANDOVER_GRACE_MIN``, takes over.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caseflow.deadlines.targets import item_center_id
 from caseflow.effects import Effects
-from caseflow.errors import Conflict, NotFound, PermissionDenied
-from caseflow.models import (
-    Case,
-    Deadline,
-    DutyLogEntry,
-    DutyShift,
-    Handover,
-    HandoverItem,
-    Instruction,
-    ITEM_MODELS,
-    ReturnRequest,
-    utcnow,
-)
+from caseflow.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from caseflow.models import DutyShift, Handover, HandoverItem, utcnow
 from caseflow.security.actor import Actor
 from caseflow.services import transition
-from caseflow.services.returns import OPEN_STATES as RETURN_OPEN_STATES
 from caseflow.workflow.engine import WorkflowCatalog
 
 from .common import local, pin_deadline
+from .handover_clock import handover_due
 from .notices import already_sent, notify_people
+from .open_items import KIND_LABELS, find_open_items, grouped
 from .rota import shift_people
 from .settings import int_setting
 
-# Items whose own deadlines the handover lists under their parents, not as deadlines.
-_DUTY_ITEM_TYPES = ("duty_shift", "handover", "roll_call")
-CASE_REVIEW_STATES = ("reported", "checking")
-KIND_LABELS = {
-    "instruction": "未办结指令", "deadline": "时限", "case_review": "待核实/核查案件", "return_request": "待审退单",
-    "urgent_document": "未办结紧急公文", "roll_call": "未应答点名", "flagged_entry": "标记的值班记录",
-}
-
-
 def handover_deadline(shift: DutyShift) -> datetime:
-    """When the handover must be complete: the outgoing shift's end (08:30) plus the grace."""
-    return shift.ends_at + timedelta(minutes=int_setting("HANDOVER_GRACE_MIN"))
+    """When the handover must be complete: the outgoing shift's end (08:30) plus the grace.
+
+    The same instant is armed on the shift itself from the moment it goes on duty
+    (:mod:`.handover_clock`), so a handover nobody opens escalates too.
+    """
+    return handover_due(shift)
 
 
 def _get(session: Session, handover_id: int) -> Handover:
@@ -95,70 +80,6 @@ def open_handover(session: Session, catalog: WorkflowCatalog, shift_id: int, *, 
     return handover
 
 
-@dataclass
-class _Found:
-    kind: str
-    ref_type: str
-    ref_id: int
-    summary: str
-
-
-def _final_states(session: Session, catalog: WorkflowCatalog, model: Any) -> set[str]:
-    finals: set[str] = set()
-    for name, version in session.execute(select(model.workflow, model.workflow_version).distinct()).all():
-        d = catalog.definition(name, version)
-        finals |= {s.name for s in d.states.values() if s.final}
-    return finals
-
-
-def _in_center(session: Session, item: Any, center_id: int) -> bool:
-    found = item_center_id(session, item)
-    return found is None or found == center_id  # an item without a center belongs to every center
-
-
-def find_open_items(session: Session, catalog: WorkflowCatalog, shift: DutyShift, now: datetime | None = None) -> list[_Found]:
-    """Every open item the incoming shift must take over, found from the data itself."""
-    now = now or utcnow()
-    center_id = shift.center_id
-    found: list[_Found] = []
-    finals = _final_states(session, catalog, Instruction)
-    for i in session.execute(select(Instruction).where(Instruction.state.not_in(finals or {""})).order_by(Instruction.id)).scalars():
-        if _in_center(session, i, center_id):
-            found.append(_Found("instruction", "instruction", i.id, f"指令 {i.number} ({i.state}) {i.address}".strip()))
-    rows = session.execute(select(Deadline).where(
-        Deadline.item_type.not_in(_DUTY_ITEM_TYPES),
-        or_(Deadline.status == "pending",
-            (Deadline.status == "fired") & (Deadline.fired_at >= shift.starts_at)),
-    ).order_by(Deadline.due_at)).scalars()
-    for d in rows:
-        model = ITEM_MODELS.get(d.item_type)
-        item = session.get(model, d.item_id) if model else None
-        if item is None or not _in_center(session, item, center_id):
-            continue
-        what = "已超时" if d.status == "fired" else "进行中"
-        found.append(_Found("deadline", "deadline", d.id,
-                            f"{d.item_type} {d.item_id} 时限 {d.key} {what}, 到期 {local(d.due_at)}"))
-    for c in session.execute(select(Case).where(Case.state.in_(CASE_REVIEW_STATES),
-                                                or_(Case.center_id == center_id, Case.center_id.is_(None)))
-                             .order_by(Case.id)).scalars():
-        found.append(_Found("case_review", "case", c.id, f"案件 {c.number} {c.title} ({c.state})"))
-    # Every open request: awaiting the dispatcher (requested) or the leader (leader_review).
-    returns = select(ReturnRequest).where(ReturnRequest.state.in_(RETURN_OPEN_STATES)).order_by(ReturnRequest.id)
-    for r in session.execute(returns).scalars():
-        if _in_center(session, r.case, center_id):
-            what = "待领导审核" if r.state == "leader_review" else "待审核"
-            found.append(_Found("return_request", "return_request", r.id,
-                                f"案件 {r.case.number} 退单申请 ({what}): {r.reason}"))
-    log = select(DutyLogEntry).where(DutyLogEntry.center_id == center_id).order_by(DutyLogEntry.id)
-    for e in session.execute(log.where(DutyLogEntry.type == "urgent_document", DutyLogEntry.done_at.is_(None))).scalars():
-        found.append(_Found("urgent_document", "duty_log_entry", e.id, f"紧急公文: {e.summary}"))
-    for e in session.execute(log.where(DutyLogEntry.type == "roll_call", DutyLogEntry.answered_at.is_(None))).scalars():
-        found.append(_Found("roll_call", "duty_log_entry", e.id, f"点名 {local(e.asked_at)} 未应答"))
-    for e in session.execute(log.where(DutyLogEntry.flagged.is_(True))).scalars():
-        found.append(_Found("flagged_entry", "duty_log_entry", e.id, f"{e.type}: {e.summary or e.asked}"))
-    return found
-
-
 def collect_items(session: Session, catalog: WorkflowCatalog, handover: Handover) -> list[HandoverItem]:
     """Add every open item not already on the handover (so a refresh adds only the new ones)."""
     have = {(i.kind, i.ref_type, i.ref_id) for i in items(session, handover.id)}
@@ -195,6 +116,48 @@ def items(session: Session, handover_id: int) -> list[HandoverItem]:
     """The handover's items in the order found."""
     return list(session.execute(
         select(HandoverItem).where(HandoverItem.handover_id == handover_id).order_by(HandoverItem.id)).scalars())
+
+
+def grouped_items(rows: list[HandoverItem]) -> list[tuple[str, list[HandoverItem]]]:
+    """The checklist grouped by kind (instructions, deadlines, case reviews, ...), in checklist order."""
+    return grouped(rows)
+
+
+def accept_all(session: Session, catalog: WorkflowCatalog, handover_id: int, *, actor: Actor, note: str = "",
+               kind: str | None = None) -> list[HandoverItem]:
+    """The incoming lead accepts, in one action, every item still pending (of one ``kind`` when
+    given); disputed items stay disputed until the outgoing lead answers them and they are
+    accepted one by one. One transaction; each item is ledgered as its own ``accept_item``, as
+    when accepted alone. Returns the items accepted (none when nothing was pending). Commits."""
+    if kind is not None and kind not in KIND_LABELS:
+        raise ValidationFailed(f"kind must be one of {', '.join(KIND_LABELS)}", field="kind")
+    effects = Effects()
+    accepted: list[HandoverItem] = []
+    try:
+        h = transition.lock_item(session, "handover", handover_id)
+        query = select(HandoverItem).where(HandoverItem.handover_id == handover_id, HandoverItem.status == "pending")
+        if kind is not None:
+            query = query.where(HandoverItem.kind == kind)
+        pending = list(session.execute(query.order_by(HandoverItem.id)).scalars())
+        if not pending:
+            # Still refused for the wrong person or state, so the caller learns why nothing happened.
+            if h.state != "reviewing":
+                raise InvalidTransition(f"'accept_item' is not allowed while handover {handover_id} is '{h.state}'",
+                                        details={"state": h.state})
+            if actor.person_id is None or actor.person_id != h.incoming_shift.lead_id:  # type: ignore[attr-defined]
+                raise PermissionDenied("only the incoming lead accepts the handover's items")
+        for row in pending:
+            transition.apply(session, catalog, "handover", handover_id, "accept_item", actor=actor,
+                             data={"item_id": row.id, "note": note, "all": True}, comment="", effects=effects,
+                             locked=h, flush=False)
+            accepted.append(row)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        effects.discard()
+        raise
+    effects.dispatch()
+    return accepted
 
 
 def add_note(session: Session, catalog: WorkflowCatalog, handover_id: int, note: str, *, actor: Actor,
@@ -316,6 +279,8 @@ def print_view(session: Session, catalog: WorkflowCatalog, handover_id: int) -> 
     d = catalog.definition(h.workflow, h.workflow_version)
     return {
         "handover": h, "state_label": d.label(h.state), "outgoing": h.outgoing_shift, "incoming": h.incoming_shift,
-        "items": items(session, h.id), "notes": (h.data or {}).get("notes", []), "kind_labels": KIND_LABELS,
+        # Grouped by kind, as on the checklist page.
+        "items": [r for _, rows in grouped(items(session, h.id)) for r in rows],
+        "notes": (h.data or {}).get("notes", []), "kind_labels": KIND_LABELS,
         "read_only": d.states[h.state].final, "local": local, "deadline": handover_deadline(h.outgoing_shift),
     }

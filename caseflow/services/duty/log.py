@@ -33,6 +33,10 @@ REQUIRED = {
 TEXT_FIELDS = ("summary", "contact", "asked", "explained", "guided_to", "direction")
 
 
+# A clock a little ahead of the server's is tolerated; a time further ahead is a typo.
+FUTURE_SLACK = timedelta(minutes=2)
+
+
 def _aware(value: Any, field: str) -> datetime | None:
     if value in (None, ""):
         return None
@@ -43,15 +47,29 @@ def _aware(value: Any, field: str) -> datetime | None:
             raise ValidationFailed(f"{field} must be an ISO 8601 time", field=field) from None
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValidationFailed(f"{field} must be a time with a zone", field=field)
+    if value > utcnow() + FUTURE_SLACK:
+        raise ValidationFailed(f"{field} must not be in the future", field=field)
     return value
+
+
+def _linked(session: Session, model: Any, value: Any, field: str) -> int:
+    """The id of the case or instruction ``value`` names: its id, or its number (编号)."""
+    raw = str(value).strip()
+    if raw.isdigit() and session.get(model, int(raw)) is not None:
+        return int(raw)
+    found = session.execute(select(model.id).where(model.number == raw)).scalar_one_or_none() if raw else None
+    if found is None:
+        raise ValidationFailed(f"{field} {raw} does not exist (give its id or number)", field=field)
+    return int(found)
 
 
 def record(session: Session, catalog: WorkflowCatalog, center_id: int, type: str, *, actor: Actor,
            **fields: Any) -> DutyLogEntry:
     """Write one log entry on the center's current shift; commits.
 
-    ``fields``: summary, contact, flagged, case_id, instruction_id, and per type: visitor
-    (asked, explained, guided_to), roll_call (asked_at), urgent_document (received_at).
+    ``fields``: summary, contact, flagged, case_id, instruction_id (each an id or a number), and
+    per type: visitor (asked, explained, guided_to), roll_call (asked_at), urgent_document
+    (received_at); a time must have a zone and not lie in the future.
     """
     require_role(actor, DUTY_ROLES, "writing the duty log")
     if type not in LOG_TYPES:
@@ -67,10 +85,7 @@ def record(session: Session, catalog: WorkflowCatalog, center_id: int, type: str
                          flagged=bool(fields.get("flagged", False)), **{k: v for k, v in text.items() if k != "direction"})
     for link, model in (("case_id", Case), ("instruction_id", Instruction)):
         if fields.get(link) not in (None, ""):
-            ref = as_int(fields[link], link)
-            if session.get(model, ref) is None:
-                raise ValidationFailed(f"{link} {ref} does not exist", field=link)
-            setattr(entry, link, ref)
+            setattr(entry, link, _linked(session, model, fields[link], link))
     shift = current_shift(session, center_id)
     entry.shift_id = shift.id if shift else None
     if type == "roll_call":
@@ -124,8 +139,9 @@ def answer_roll_call(session: Session, catalog: WorkflowCatalog, entry_id: int, 
 
 
 def report_urgent_document(session: Session, entry_id: int, reported_to_id: Any, direction: str, *,
-                           actor: Actor) -> DutyLogEntry:
-    """Record that an urgent document was reported to a principal leader, and the leader's direction."""
+                           actor: Actor, reported_at: Any = None) -> DutyLogEntry:
+    """Record that an urgent document was reported to a principal leader (when: ``reported_at``,
+    default now; not before it was received, not in the future), and the leader's direction."""
     require_role(actor, DUTY_ROLES, "handling urgent documents")
     row = _urgent(session, entry_id)
     leader = session.get(Person, as_int(reported_to_id, "reported_to_id"))
@@ -133,8 +149,11 @@ def report_urgent_document(session: Session, entry_id: int, reported_to_id: Any,
         raise ValidationFailed("reported_to_id must be a leader", field="reported_to_id")
     if not (direction or "").strip():
         raise ValidationFailed("direction is required: what the leader asked for", field="direction")
+    when = _aware(reported_at, "reported_at") or utcnow()
+    if row.received_at is not None and when < row.received_at:
+        raise ValidationFailed("reported_at must not be before the document was received", field="reported_at")
     row.reported_to_id = leader.id
-    row.reported_at = utcnow()
+    row.reported_at = when
     row.direction = direction.strip()
     session.commit()
     return row
@@ -159,7 +178,7 @@ def _urgent(session: Session, entry_id: int) -> DutyLogEntry:
     if row.type != "urgent_document":
         raise ValidationFailed(f"log entry {entry_id} is not an urgent document", field="entry_id")
     if row.done_at is not None:
-        raise Conflict(f"urgent document {entry_id} is already done")
+        raise Conflict(f"urgent document {entry_id} is already done", details={"done_at": row.done_at.isoformat()})
     return row
 
 
