@@ -10,11 +10,10 @@ second submit of the same form do nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app, request
+from flask import request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -30,6 +29,7 @@ from caseflow.errors import (
 from caseflow.extensions import db
 from caseflow.models import Center, Person
 
+from . import work
 from .console_forms import submit_once
 from .i18n import current_language, t
 
@@ -115,17 +115,8 @@ def run_once(call: Callable[[], Any], ok: str, done: Callable[[Any], Response],
 
 def local_time(name: str) -> datetime | None:
     """A ``datetime-local`` field as typed on the local clock (Asia/Shanghai), in UTC; None when
-    empty; ``ValidationFailed`` naming the field otherwise."""
-    raw = (request.form.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed(t("duty.error.time"), field=name) from None
-    if value.tzinfo is None:  # what the person typed is the wall clock they live by
-        value = value.replace(tzinfo=ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai")))
-    return value.astimezone(timezone.utc)
+    empty; ``ValidationFailed`` naming the field, in the page's language, otherwise."""
+    return work.local_time(name, message=t("duty.error.time"))
 
 
 def day(name: str, *, required: bool = True) -> date | None:

@@ -28,6 +28,7 @@ from caseflow.services.cases import supervision
 from caseflow.workflow.engine import get_catalog
 
 from .console_forms import choice, new_form_token, submit_once, text
+from .dispatch_case import trigger_label
 from .guards import login_required
 from .i18n import current_language, t
 from .work import back, local_time, me
@@ -74,17 +75,11 @@ def _state_label(item: WorkflowItem, state: str | None) -> str:
         return state
 
 
-def _trigger_label(trigger: str) -> str:
-    key = "trigger." + trigger
-    label = t(key)
-    return trigger if label == key else label
-
-
 def history(item: WorkflowItem) -> list[Step]:
     """The item's ledger, oldest first, with labels in the page's language."""
     rows = db.session.execute(select(LedgerEntry).where(
         LedgerEntry.item_type == item.item_type, LedgerEntry.item_id == item.id).order_by(LedgerEntry.seq)).scalars()
-    return [Step(e.at, e.trigger, _trigger_label(e.trigger),
+    return [Step(e.at, e.trigger, trigger_label(e.trigger),
                  _state_label(item, e.to_state) if e.to_state != e.from_state else "",
                  e.comment or str((e.payload or {}).get("reason") or "")) for e in rows]
 

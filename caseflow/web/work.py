@@ -77,10 +77,11 @@ def number(name: str, *, required: bool = False) -> int | None:
     return int(raw)
 
 
-def local_time(name: str) -> datetime | None:
+def local_time(name: str, *, message: str | None = None) -> datetime | None:
     """A ``datetime-local`` field, read as local time of the configured zone (Asia/Shanghai), in UTC.
 
-    Empty: None. A value with its own offset keeps it. ``ValidationFailed`` naming the field otherwise.
+    Empty: None. A value with its own offset keeps it. ``ValidationFailed`` naming the field otherwise
+    (``message``, or an English one).
     """
     raw = (request.form.get(name) or "").strip()
     if not raw:
@@ -88,7 +89,8 @@ def local_time(name: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise ValidationFailed(f"{name} must be a date and time like 2025-03-01T17:30", field=name) from None
+        raise ValidationFailed(message or f"{name} must be a date and time like 2025-03-01T17:30",
+                               field=name) from None
     if value.tzinfo is None:  # what the person typed is the wall clock they live by
         value = value.replace(tzinfo=ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai")))
     return value.astimezone(timezone.utc)
