@@ -194,7 +194,7 @@ def fallback_years() -> frozenset[int]:
         return frozenset(_fallback_warned)
 
 
-def _statutory_is_workday(day: date) -> bool:
+def statutory_is_workday(day: date) -> bool:
     """Statutory classification, falling back to Mon-Fri (logged once per year)."""
     try:
         return bool(chinese_calendar.is_workday(day))
@@ -290,7 +290,7 @@ class WorkCalendar:
         override = self.overrides.get(day)
         if override is not None:
             return override
-        return _statutory_is_workday(day)
+        return statutory_is_workday(day)
 
     def _local_date(self, instant_utc: datetime) -> date:
         return instant_utc.astimezone(self.zone).date()

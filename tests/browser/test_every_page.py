@@ -5,8 +5,7 @@ screenshot ``test-artifacts/screenshots/<role>-<path-slug>.png`` (issue 8, point
 One test per role signs in once and walks its pages (one sign-in and one seeding per role keeps
 the file near a minute). It first reads the navigation bar from the page itself (and, for the
 admin, the tool links of /admin) and fails when they differ from the lists here, so the lists
-cannot silently fall behind the console. A page known to fail leaves the walk and runs alone in
-``test_known_broken_page``, xfail(strict=True) with its reason.
+cannot silently fall behind the console.
 """
 from __future__ import annotations
 
@@ -67,11 +66,6 @@ MORE: dict[str, list[str]] = {
               "/admin/grids/{grid}"],
 }
 
-# Pages known to fail today: (role, path) -> why. Each leaves its role's walk and runs alone below,
-# xfail(strict=True): fixing the page makes the run fail until its entry is removed here.
-KNOWN_BROKEN: dict[tuple[str, str], str] = {}
-
-
 def slug(path: str) -> str:
     """``/admin/people/{person}`` -> ``admin-people-person``: a file-name-safe form of a path."""
     return re.sub(r"[^a-z0-9_]+", "-", path.lower()).strip("-") or "index"
@@ -126,7 +120,7 @@ def nav_links(page: Any, selector: str) -> list[str]:
 
 @pytest.mark.parametrize("role", list(USERS))
 def test_every_page_of_the_role(open_browser, session, catalog, world, people, role: str) -> None:  # type: ignore[no-untyped-def]
-    paths = [p for p in NAV[role] + MORE[role] if (role, p) not in KNOWN_BROKEN]
+    paths = NAV[role] + MORE[role]
     ids = seed(session, catalog, world, " ".join(paths))
     page = open_browser()
     sign_in(page, USERS[role])
@@ -143,14 +137,3 @@ def test_every_page_of_the_role(open_browser, session, catalog, world, people, r
     for path in paths:
         failures += visit(page, role, path, ids)
     assert failures == []
-
-
-@pytest.mark.parametrize(("role", "path"), [
-    pytest.param(role, path, marks=pytest.mark.xfail(strict=True, reason=why), id=f"{role}-{slug(path)}")
-    for (role, path), why in KNOWN_BROKEN.items()
-])
-def test_known_broken_page(open_browser, session, catalog, world, people, role: str, path: str) -> None:  # type: ignore[no-untyped-def]
-    ids = seed(session, catalog, world, path)
-    page = open_browser()
-    sign_in(page, USERS[role])
-    assert visit(page, role, path, ids) == []

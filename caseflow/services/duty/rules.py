@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caseflow.models import CalendarOverride, Center, DutyCenterRule, DutyShift, DutySpecialPeriod
+from caseflow.worktime import statutory_is_workday
 
 from .settings import bool_setting, int_setting
 
@@ -146,18 +147,11 @@ def holidays(session: Session, center_id: int, first: date, last: date) -> dict[
         statutory = _statutory_holiday(day)
         override = overrides.get(day)
         if override is not None:
-            if not override.is_workday and (statutory or _statutory_workday(day)):
+            if not override.is_workday and (statutory or statutory_is_workday(day)):
                 found[day] = statutory or override.note or "调整休息日"
         elif statutory:
             found[day] = statutory
     return found
-
-
-def _statutory_workday(day: date) -> bool:
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        return day.weekday() < 5
 
 
 def periods_between(session: Session, center_id: int, first: date, last: date) -> list[DutySpecialPeriod]:
