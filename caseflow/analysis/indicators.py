@@ -2,9 +2,10 @@
 
 **Cases: the cohort of a period.** A period's case indicators follow the cases *reported in
 the period* (``case.reported_at`` in ``[start, end)``) through their ledger entries written
-before ``as_of`` (default: now; a stored report records its ``as_of``). Per case, one SQL
-pass over its ledger gives its first time of each step; the aggregates then GROUP BY the
-slice. Definitions (trigger names are the case workflows'):
+before ``as_of`` (default: now; a stored report records its ``as_of``). Per case, its
+ledger folded gives its first time of each step (kept per case in ``case_fact`` and reused
+while the case's ledger has not moved: :mod:`caseflow.analysis.case_facts`); the aggregates
+then GROUP BY the slice. Definitions (trigger names are the case workflows'):
 
 =========================  ===============================================================
 reported                   cases reported in the period
@@ -98,6 +99,7 @@ from caseflow.models import (
 )
 from caseflow.services import returns
 
+from . import case_facts
 from .periods import Period
 from .sql import Dialect, dialect_for, no_jit
 
@@ -108,15 +110,8 @@ STAGES = ("review", "dispatch", "sign", "handle", "check", "total")
 CASE_MEDIAN_SLICES = ("department",)
 INSTRUCTION_MEDIAN_SLICES = ("department", "area")
 HANDLING_DEADLINES = ("sign", "handle", "check", "coordinate")
-DISPATCH_TRIGGERS = ("dispatch", "start_joint_handling")
-# The ledger triggers the case timeline reads (others, e.g. archive or supervise, are skipped).
-TIMELINE_TRIGGERS = ("report", "register", "void", *DISPATCH_TRIGGERS, "redispatch", "sign", "report_result",
-                     "check_pass", "check_fail", "request_extension", "approve_extension", "request_deferral",
-                     "approve_deferral")
 ARRIVAL_LIMIT_S = {"main_urban": 30 * 60, "other": 60 * 60}
 CLOSURE_TARGET = 0.95
-SATISFIED_MIN_GRADE = 4
-UNSATISFIED_MAX_GRADE = 2
 
 CASE_COUNTS = (
     "reported", "registered", "voided", "dispatched", "redispatched", "closed", "closed_on_time",
@@ -192,53 +187,12 @@ def case_timeline(ctx: Context) -> Any:
             conds.append(col == value)
     cohort = select(
         Case.id.label("case_id"), Case.department_id, Case.category_id, Case.grid_id, Case.channel, Case.tier,
-        Case.reported_at, d.local_hour(Case.reported_at).label("hour"),
+        Case.reported_at, d.local_hour(Case.reported_at).label("hour"), Case.ledger_seq,
     ).where(*conds).subquery("cohort")
 
-    # The cohort's ledger entries: only columns the covering index ix_ledger_entry_timeline
-    # holds, so PostgreSQL reads them with index-only scans (no payload here: see callbacks).
-    le = LedgerEntry
-    rows = select(le.item_id, le.trigger, le.workflow, le.at).join(
-        cohort, and_(le.item_type == "case", le.item_id == cohort.c.case_id)).where(
-        le.at < ctx.as_of, le.trigger.in_(TIMELINE_TRIGGERS)).subquery()
-
-    def first(*triggers: str) -> Any:
-        return func.min(case((rows.c.trigger.in_(triggers), rows.c.at)))
-
-    def count(*triggers: str) -> Any:
-        return func.sum(_flag(rows.c.trigger.in_(triggers)))
-
-    per_case = select(
-        rows.c.item_id,
-        first("register").label("register_at"),
-        func.min(case((or_(rows.c.trigger == "register",
-                           and_(rows.c.trigger == "report", rows.c.workflow == "case_simple")), rows.c.at))
-                 ).label("registered_at"),
-        count("void").label("voids"),
-        first(*DISPATCH_TRIGGERS).label("dispatched_at"),
-        count("redispatch").label("redispatches"),
-        first("sign").label("signed_at"),
-        first("report_result").label("result_at"),
-        first("check_pass").label("closed_at"),
-        func.max(case((rows.c.trigger == "report_result", rows.c.at))).label("last_result_at"),
-        func.max(case((rows.c.trigger == "check_pass", rows.c.at))).label("last_pass_at"),
-        count("check_pass", "check_fail").label("checks"),
-        count("check_fail").label("reworks"),
-        count("request_extension").label("ext_requests"),
-        count("approve_extension").label("ext_approved"),
-        count("request_deferral").label("def_requests"),
-        count("approve_deferral").label("def_approved"),
-    ).group_by(rows.c.item_id).subquery()
-
-    # Callbacks with their grade (payload), from the partial index ix_ledger_entry_callback.
-    grade = LedgerEntry.payload["grade"].as_integer()
-    cb = select(
-        LedgerEntry.item_id, func.count().label("callbacks"),
-        func.sum(_flag(grade >= SATISFIED_MIN_GRADE)).label("satisfied"),
-        func.sum(_flag(grade <= UNSATISFIED_MAX_GRADE)).label("unsatisfied"),
-        func.sum(grade).label("grade_sum"), func.count(grade).label("graded"),
-    ).join(cohort, and_(LedgerEntry.item_type == "case", LedgerEntry.item_id == cohort.c.case_id)).where(
-        LedgerEntry.trigger == "callback", LedgerEntry.at < ctx.as_of).group_by(LedgerEntry.item_id).subquery()
+    # Each case's step times and counts: its current case_fact row, or its ledger folded.
+    pc_table = case_facts.per_case(cohort, p, ctx.as_of)
+    pc = pc_table.c
 
     sup = select(Supervision.case_id, func.count().label("n")).join(
         cohort, Supervision.case_id == cohort.c.case_id).where(Supervision.at < ctx.as_of).group_by(
@@ -271,7 +225,6 @@ def case_timeline(ctx: Context) -> Any:
     ).group_by(Deadline.item_id).subquery()
     overdue = late.c.item_id.is_not(None)
 
-    pc = per_case.c
     closed = pc.closed_at.is_not(None)
     handle_from = func.coalesce(pc.signed_at, pc.dispatched_at, cohort.c.reported_at)
     return select(
@@ -297,20 +250,20 @@ def case_timeline(ctx: Context) -> Any:
         _flag(pc.def_approved > 0).label("deferred"),
         func.coalesce(sup.c.n, 0).label("supervisions"),
         _flag(sup.c.n > 0).label("supervised"),
-        func.coalesce(cb.c.callbacks, 0).label("callbacks"),
-        func.coalesce(cb.c.satisfied, 0).label("satisfied"),
-        func.coalesce(cb.c.unsatisfied, 0).label("unsatisfied"),
-        func.coalesce(cb.c.grade_sum, 0).label("grade_sum"),
-        func.coalesce(cb.c.graded, 0).label("graded"),
+        func.coalesce(pc.callbacks, 0).label("callbacks"),
+        func.coalesce(pc.satisfied, 0).label("satisfied"),
+        func.coalesce(pc.unsatisfied, 0).label("unsatisfied"),
+        func.coalesce(pc.grade_sum, 0).label("grade_sum"),
+        func.coalesce(pc.graded, 0).label("graded"),
         d.seconds(pc.register_at, cohort.c.reported_at).label("review_s"),
         d.seconds(pc.dispatched_at, pc.register_at).label("dispatch_s"),
         d.seconds(pc.signed_at, pc.dispatched_at).label("sign_s"),
         d.seconds(pc.result_at, handle_from).label("handle_s"),
         case((pc.last_pass_at > pc.last_result_at, d.seconds(pc.last_pass_at, pc.last_result_at))).label("check_s"),
         d.seconds(pc.closed_at, cohort.c.reported_at).label("total_s"),
-    ).select_from(cohort).outerjoin(per_case, pc.item_id == cohort.c.case_id).outerjoin(
+    ).select_from(cohort).outerjoin(pc_table, pc.item_id == cohort.c.case_id).outerjoin(
         sup, sup.c.case_id == cohort.c.case_id).outerjoin(ret, ret.c.case_id == cohort.c.case_id).outerjoin(
-        cb, cb.c.item_id == cohort.c.case_id).outerjoin(late, late.c.item_id == cohort.c.case_id).cte("timeline")
+        late, late.c.item_id == cohort.c.case_id).cte("timeline")
 
 
 # --------------------------------------------------------------------------- grouping
@@ -446,6 +399,7 @@ def case_indicators(session: Session, ctx: Context, slices: tuple[str, ...] | li
     """
     dims = _check_slices(slices, CASE_SLICES)
     median_slices = _check_slices(median_slices, CASE_SLICES)
+    case_facts.refresh(session, ctx.period, ctx.as_of)  # only the cases whose ledger moved since
     t = case_timeline(ctx)
     aggregates = [func.count().label("reported")]
     aggregates += [func.coalesce(func.sum(t.c[k]), 0).label(k) for k in CASE_COUNTS if k != "reported"]
@@ -590,8 +544,8 @@ def indicators(session: Session, period: Period, *, case_slices: tuple[str, ...]
                instruction_slices: tuple[str, ...] | list[str] = INSTRUCTION_SLICES,
                median_slices: tuple[str, ...] | list[str] | None = None,
                as_of: datetime | None = None, filters: Filters | None = None,
-               with_trend: bool = True) -> dict[str, Any]:
-    """Every indicator of ``period``: cases, instructions and (optionally) the trend.
+               with_trend: bool = True, with_instructions: bool = True) -> dict[str, Any]:
+    """Every indicator of ``period``: cases, and (optionally) instructions and the trend.
 
     ``median_slices`` (default: department and tier for cases, department and area for
     instructions) names the slices whose stage medians are computed besides the total.
@@ -605,8 +559,9 @@ def indicators(session: Session, period: Period, *, case_slices: tuple[str, ...]
         "period": period.as_dict(), "as_of": ctx.as_of.isoformat(), "filters": ctx.filters.as_dict(),
         "closure_target": CLOSURE_TARGET, "median_slices": list(case_medians),
         "cases": case_indicators(session, ctx, case_slices, case_medians),
-        "instructions": instruction_indicators(session, ctx, instruction_slices, inst_medians),
     }
+    if with_instructions:
+        out["instructions"] = instruction_indicators(session, ctx, instruction_slices, inst_medians)
     if with_trend:
         out["trend"] = trend(session, ctx)
     return out

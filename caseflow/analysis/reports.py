@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -121,24 +124,57 @@ def in_language(data: dict[str, Any], lang: str) -> dict[str, Any]:
 
 
 def build_report(session: Session, period: Period, *, as_of: datetime | None = None) -> dict[str, Any]:
-    """The report of ``period`` as data (nothing is stored)."""
+    """The report of ``period`` as data (nothing is stored).
+
+    On PostgreSQL the parts besides the case indicators (instructions, trend, recurring
+    problems, assessment) run meanwhile on a second connection: the case indicators keep one
+    server process busy, and the server has more cores than that.
+    """
     started = time.perf_counter()
     as_of = as_of or utcnow()
-    data = indicators.indicators(session, period, as_of=as_of)
+    others = _beside(session, lambda s: _other_parts(s, period, as_of))
+    data = indicators.indicators(session, period, as_of=as_of, with_instructions=False, with_trend=False)
+    data.update(others(), kind=period.kind, title=TITLES[period.kind], title_en=TITLES_EN[period.kind],
+                generated_at=utcnow().isoformat())
+    data["highlights"] = highlights(data)
+    data["duration_ms"] = int((time.perf_counter() - started) * 1000)
+    return data
+
+
+def _other_parts(session: Session, period: Period, as_of: datetime) -> dict[str, Any]:
+    """Everything of a report but the case indicators."""
+    ctx = indicators.make_context(session, period, as_of)
     prev = period.previous()
     prev_n = session.execute(select(func.count()).select_from(Case).where(
         Case.reported_at >= prev.start_at, Case.reported_at < prev.end_at)).scalar() or 0
     session.rollback()
-    data.update(
-        kind=period.kind, title=TITLES[period.kind], title_en=TITLES_EN[period.kind],
-        generated_at=utcnow().isoformat(),
-        previous={"label": prev.label(), "start": prev.first_day.isoformat(), "reported": int(prev_n)},
-        recurring=recurring.recurring_problems(session, period, as_of=as_of),
-        assessment=assessment.assess(session, period, as_of),
-    )
-    data["highlights"] = highlights(data)
-    data["duration_ms"] = int((time.perf_counter() - started) * 1000)
-    return data
+    return {
+        "instructions": indicators.instruction_indicators(session, ctx),
+        "trend": indicators.trend(session, ctx),
+        "previous": {"label": prev.label(), "start": prev.first_day.isoformat(), "reported": int(prev_n)},
+        "recurring": recurring.recurring_problems(session, period, as_of=as_of),
+        "assessment": assessment.assess(session, period, as_of),
+    }
+
+
+def _beside(session: Session, work: Callable[[Session], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """Start ``work`` on a session of its own in a thread when the session's bind is a
+    PostgreSQL engine; returns what waits for its result. Elsewhere (SQLite, or a session
+    bound to one connection, as in tests) the work runs on ``session`` when its result is asked for.
+    """
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return lambda: work(session)
+
+    def run() -> dict[str, Any]:
+        with Session(bind) as own:
+            return work(own)
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
+    future = pool.submit(run)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+
+    return future.result
 
 
 def store_report(session: Session, period: Period, *, as_of: datetime | None = None,

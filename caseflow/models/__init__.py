@@ -1,5 +1,5 @@
 """caseflow's SQLAlchemy models, one module per aggregate; import them from here."""
-from .analysis import AssessmentConfig, ScoringRule, StoredReport
+from .analysis import AssessmentConfig, CaseFact, ScoringRule, StoredReport
 from .attachment import ATTACHMENT_KINDS, Attachment
 from .base import Base, utcnow
 from .calendar import CalendarOverride
@@ -35,7 +35,7 @@ ITEM_MODELS: dict[str, type[WorkflowItem]] = {
 
 __all__ = [
     "ATTACHMENT_KINDS", "Attachment",
-    "AssessmentConfig", "ScoringRule", "StoredReport",
+    "AssessmentConfig", "CaseFact", "ScoringRule", "StoredReport",
     "AREA_KINDS", "CHANNELS", "CLIENT_KINDS", "ITEM_MODELS", "ROLES", "SEVERITIES", "TIERS",
     "AccessDenial", "ActionGroup", "CalendarOverride", "ApiToken", "Area", "Base", "Case", "Category", "Center",
     "Deadline", "Department", "DutyShift", "EscalationNotice", "EscalationRun", "Grid", "Handover",

@@ -62,6 +62,42 @@ class AssessmentConfig(Base):
     apply_share: Mapped[bool] = mapped_column(default=False)
 
 
+class CaseFact(Base):
+    """A case's step times and counts as folded from its ledger (see caseflow/analysis/case_facts.py).
+
+    A cache for the period reports: a row counts only while ``ledger_seq`` equals the case's
+    ledger head (no entry was added since) and ``last_at`` lies before the report's ``as_of``;
+    otherwise the report reads the case's ledger itself.
+    """
+
+    __tablename__ = "case_fact"
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), primary_key=True)
+    ledger_seq: Mapped[int] = mapped_column(Integer)  # the case's ledger head when folded
+    reported_at: Mapped[datetime | None] = mapped_column(index=True)  # the case's, to find a period's rows
+    last_at: Mapped[datetime | None] = mapped_column()  # the latest entry folded in
+    register_at: Mapped[datetime | None] = mapped_column()
+    registered_at: Mapped[datetime | None] = mapped_column()
+    voids: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched_at: Mapped[datetime | None] = mapped_column()
+    redispatches: Mapped[int] = mapped_column(Integer, default=0)
+    signed_at: Mapped[datetime | None] = mapped_column()
+    result_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    last_result_at: Mapped[datetime | None] = mapped_column()
+    last_pass_at: Mapped[datetime | None] = mapped_column()
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    reworks: Mapped[int] = mapped_column(Integer, default=0)
+    ext_requests: Mapped[int] = mapped_column(Integer, default=0)
+    ext_approved: Mapped[int] = mapped_column(Integer, default=0)
+    def_requests: Mapped[int] = mapped_column(Integer, default=0)
+    def_approved: Mapped[int] = mapped_column(Integer, default=0)
+    callbacks: Mapped[int] = mapped_column(Integer, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    unsatisfied: Mapped[int] = mapped_column(Integer, default=0)
+    grade_sum: Mapped[int] = mapped_column(Integer, default=0)
+    graded: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class StoredReport(Base):
     """A generated period report (日研判、周提示、月通报、季分析、年总结) kept as its data."""
 
@@ -87,7 +123,8 @@ class StoredReport(Base):
 # --- indexes the period reports rely on (measured with bench/reports.py) -----------------------
 # The cohort of a period: cases reported in it, with what the reports slice by (index-only).
 Index("ix_case_reported_at", Case.reported_at,
-      postgresql_include=["id", "department_id", "category_id", "grid_id", "channel", "tier", "state"])
+      postgresql_include=["id", "department_id", "category_id", "grid_id", "channel", "tier", "state",
+                          "ledger_seq"])
 # A cohort's ledger entries, read with index-only scans on PostgreSQL (the timeline needs
 # only these columns); elsewhere an ordinary index on the key.
 Index("ix_ledger_entry_timeline", LedgerEntry.item_type, LedgerEntry.item_id,

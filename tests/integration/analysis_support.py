@@ -53,6 +53,8 @@ class Builder:
                         to_state=to_state, workflow=workflow or getattr(item, "workflow", ""), workflow_version=1,
                         payload=payload or {})
         self.session.add(e)
+        if hasattr(item, "ledger_seq"):
+            item.ledger_seq = seq  # the head column, as ledger.append keeps it
         return e
 
     def steps(self, item: Any, *steps: tuple[str, str] | tuple[str, str, dict[str, Any]]) -> None:
