@@ -15,10 +15,13 @@ Trigger names are the case workflows' (see :mod:`caseflow.analysis.indicators`).
 """
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, union_all
+from sqlalchemy import and_, case, func, or_, select, text, union_all
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from caseflow.models import Case, LedgerEntry
@@ -32,6 +35,8 @@ DISPATCH_TRIGGERS = ("dispatch", "start_joint_handling")
 TIMELINE_TRIGGERS = ("report", "register", "void", *DISPATCH_TRIGGERS, "redispatch", "sign", "report_result",
                      "check_pass", "check_fail", "request_extension", "approve_extension", "request_deferral",
                      "approve_deferral")
+# The advisory lock key of a refresh (a stable 31-bit number derived from its name).
+REFRESH_LOCK_KEY = zlib.crc32(b"caseflow.case_facts") & 0x7FFFFFFF
 SATISFIED_MIN_GRADE = 4
 UNSATISFIED_MAX_GRADE = 2
 # The fact columns, in the order both sources select them (after ``item_id``).
@@ -164,19 +169,22 @@ def refresh(session: Session, period: Period, as_of: datetime | None = None) -> 
     # Columns in the order of from_ledger's select (item_id is the case id).
     source = from_ledger(behind, None, behind.c.ledger_seq, behind.c.reported_at)
     names = ["case_id", *COLUMNS, "last_at", "ledger_seq", "reported_at"]
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(CaseFact).from_select(names, source)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    stmt = (pg_insert if postgres else sqlite_insert)(CaseFact).from_select(names, source)
     stmt = stmt.on_conflict_do_update(index_elements=["case_id"],
                                       set_={n: stmt.excluded[n] for n in names if n != "case_id"})
-    no_jit(session)
-    # Counted from RETURNING: psycopg reports no rowcount for this statement.
-    written = len(session.connection().execute(stmt.returning(CaseFact.case_id)).all())
+    # Counted from RETURNING: the drivers report no rowcount for an upsert from a SELECT.
+    ids = stmt.returning(CaseFact.case_id)
+    if not postgres:
+        written = len(session.connection().execute(ids).all())
+    else:
+        no_jit(session)
+        # One refresh at a time: two upserting overlapping cases in different orders could deadlock.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": REFRESH_LOCK_KEY})
+        # Counted in the server: a year's first refresh writes a million rows.
+        written = session.connection().execute(select(func.count()).select_from(ids.cte("written"))).scalar_one()
     session.commit()
-    return written
+    return int(written)
 
 
 __all__ = ["COLUMNS", "TIMELINE_TRIGGERS", "DISPATCH_TRIGGERS", "from_ledger", "per_case", "refresh"]

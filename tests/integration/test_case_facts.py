@@ -79,3 +79,24 @@ def test_an_earlier_as_of_ignores_later_entries(session, world, month) -> None:
     early = _cases(session, as_of=local("2025-03-10 12:30"))["total"]
     # C1 closed at 13:00 and C2's callbacks came later: the facts hold them, the report must not.
     assert (early["reported"], early["closed"], early["callbacks"]) == (5, 1, 0)
+
+
+@pytest.mark.postgres_only
+def test_the_other_report_parts_run_on_a_second_connection(session, world, month, monkeypatch) -> None:
+    import threading
+
+    from caseflow.analysis import reports
+
+    seen: list[tuple[str, Any]] = []
+    other_parts = reports._other_parts
+
+    def recording(s: Any, period: Any, as_of: Any) -> dict[str, Any]:
+        seen.append((threading.current_thread().name, s))
+        return other_parts(s, period, as_of)
+
+    monkeypatch.setattr(reports, "_other_parts", recording)
+    data = reports.build_report(session, MARCH)
+    assert len(seen) == 1 and seen[0][0].startswith("report") and seen[0][1] is not session
+    # The same numbers as the hand-built month's (test_indicators, test_reports).
+    assert data["instructions"]["total"]["received"] == 5 and data["cases"]["total"]["closed"] == 3
+    assert data["previous"]["reported"] == 1 and len(data["assessment"]["ranking"]) >= 2
