@@ -24,11 +24,20 @@ from werkzeug.wrappers import Response
 
 from caseflow.errors import DomainError, PayloadTooLarge, ValidationFailed
 from caseflow.extensions import db
-from caseflow.models import Attachment, Case, CaseParticipant, Department, Instruction, WorkflowItem, utcnow
+from caseflow.models import (
+    Attachment,
+    Case,
+    CaseParticipant,
+    Department,
+    Instruction,
+    ReturnRequest,
+    WorkflowItem,
+    utcnow,
+)
 from caseflow.security.actor import Actor
 from caseflow.services import attachments
 from caseflow.services import instructions as ins_svc
-from caseflow.services import regulations
+from caseflow.services import regulations, returns
 from caseflow.services.active_records import offered
 from caseflow.services.cases import extension, handling, supervision
 from caseflow.services.escalation_views import console_runs
@@ -238,6 +247,21 @@ def case_return(case_id: int) -> Any:
         return make_response(_case_page(item, return_form.typed(stored), refused[0]))
 
     return submit_once(call, t("flash.done.handler.return"), done)
+
+
+@bp.post("/cases/<int:case_id>/return/<int:request_id>/withdraw")
+@login_required(roles=ROLES)
+def case_return_withdraw(case_id: int, request_id: int) -> Response:
+    """Take back the department's waiting return request (撤回退单申请); the case's clock resumes.
+    The returns service decides whether this person may (the department that asked)."""
+    _visible("case", case_id, "case return withdraw")
+    _, actor = me()
+    rr = db.session.get(ReturnRequest, request_id)
+    if rr is None or rr.case_id != case_id:
+        abort(404)
+    attempt(lambda: returns.withdraw(db.session(), get_catalog(), request_id, actor),
+            t("flash.done.handler.withdraw-return"))
+    return back("handler_console.case", case_id=case_id)
 
 
 @bp.post("/cases/<int:case_id>/<any('request-extension', 'request-deferral', 'apply-joint'):action>")

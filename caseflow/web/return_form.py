@@ -51,7 +51,7 @@ def last_request(session: Session, case: Case) -> dict[str, Any] | None:
     return {"id": rr.id, "state": rr.state, "state_label": definition.label(rr.state, current_language()),
             "waiting": rr.state in returns.OPEN_STATES, "reason": rr.reason, "basis": rr.basis,
             "basis_ref": rr.basis_ref, "created_at": rr.created_at, "decision_reason": rr.decision_reason or "",
-            "attachments": len((rr.data or {}).get("attachment_ids") or [])}
+            "attachments": len((rr.data or {}).get("attachment_ids") or []), "department_id": rr.department_id}
 
 
 def context(session: Session, case: Case, kept: dict[str, Any] | None = None,

@@ -237,3 +237,30 @@ def test_another_departments_case_is_not_found(client, session, catalog, world) 
     as_person(client, world.people["road_handler"])
     r = client.post(f"/handler/cases/{case.id}/return", data={"reason": "x", "basis": "y"})
     assert r.status_code == 404 and _requests(session) == []
+
+
+def test_the_department_withdraws_its_waiting_request(handler, client, session, catalog, world,
+                                                       basis) -> None:  # type: ignore[no-untyped-def]
+    case = new_case(session, catalog, world, "handling")
+    url = f"/handler/cases/{case.id}"
+    page = handler.get(url).get_data(as_text=True)
+    _send(handler, case.id, page, reason="属道路设施", basis="", basis_ref_id=str(basis["duty"].id))
+    (rr,) = _requests(session)
+    page = handler.get(url).get_data(as_text=True)
+    waiting = page[page.index('id="return-waiting"'):page.index("</section>", page.index('id="return-waiting"'))]
+    action = f'action="/handler/cases/{case.id}/return/{rr.id}/withdraw"'
+    assert action in waiting and "撤回退单申请" in waiting
+
+    r = handler.post(f"/handler/cases/{case.id}/return/{rr.id}/withdraw")
+    assert r.status_code == 302 and r.headers["Location"].endswith(url)
+    page = handler.get(url).get_data(as_text=True)
+    assert "退单申请已撤回" in flashes(page)
+    (rr,) = _requests(session)
+    assert rr.state == "withdrawn"
+    assert 'id="return-waiting"' not in page and 'id="return-form"' in page  # it may ask again
+    # Once withdrawn there is nothing to withdraw: refused with a message, nothing changes.
+    handler.post(f"/handler/cases/{case.id}/return/{rr.id}/withdraw")
+    assert flashes(handler.get(url).get_data(as_text=True)) and _requests(session)[0].state == "withdrawn"
+    # A request is not found through another case's page.
+    other = new_case(session, catalog, world, "handling")
+    assert handler.post(f"/handler/cases/{other.id}/return/{rr.id}/withdraw").status_code == 404
