@@ -52,3 +52,6 @@ def init_web(app: Flask) -> None:
 
     app.register_blueprint(calendar_admin_bp)
     app.register_blueprint(leader_items_bp)
+    from .time_limits_admin import bp as time_limits_admin_bp
+
+    app.register_blueprint(time_limits_admin_bp)

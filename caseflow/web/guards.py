@@ -58,6 +58,9 @@ QUEUE_ROLES: frozenset[str] = frozenset({"dispatcher", "leader"})
 # Roles that open the duty watch desk (/duty/watch/): duty staff write the log; leaders and
 # administrators also act on emergency mode, swaps and special periods there.
 DUTY_WATCH_ROLES: frozenset[str] = frozenset({"duty_lead", "duty_officer", "leader", "admin"})
+# Roles that read the case time-limit table (处置时限表, /admin/time-limits): dispatchers grade cases
+# by it; only administrators change it (the page shows them the forms).
+TIME_LIMIT_ROLES: frozenset[str] = ADMIN_ROLES | {"dispatcher"}
 # Pages that are nobody's landing page: endpoint -> (label key, roles that open it).
 MORE_PAGES: dict[str, tuple[str, frozenset[str]]] = {
     "patrol.index": ("page.patrol", PATROL_ROLES),
@@ -75,6 +78,8 @@ MORE_PAGES: dict[str, tuple[str, frozenset[str]]] = {
     "admin_records.grids": ("adm.title.grids", ADMIN_ROLES),
     # The working calendar (caseflow/web/calendar_admin.py), linked from /admin's tools.
     "calendar_admin.page": ("cal.title", ADMIN_ROLES),
+    # The case time-limit table (caseflow/web/time_limits_admin.py), linked from /admin's tools.
+    "time_limits_admin.page": ("tl.title", TIME_LIMIT_ROLES),
     # The duty watch desk (caseflow/web/duty.py): emergency mode, rota and swaps, special periods, the log.
     "duty_console.watch": ("page.duty_watch", DUTY_WATCH_ROLES),
 }

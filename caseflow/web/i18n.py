@@ -1330,3 +1330,45 @@ MESSAGES.update({
                                 "en": "The last return request was rejected: {reason}. Asking again needs a new basis; "
                                       "a leader reviews it."},
 })
+
+# The case time-limit table (处置时限表, /admin/time-limits): caseflow/web/time_limits_admin.py.
+MESSAGES.update({
+    "tl.title": {"zh": "处置时限表", "en": "Case time limits"},
+    "tl.intro": {"zh": "各分级案件的签收、处置、核查时限。可为某一分级设定时限（全部类别适用），或为某一类别单独设定；"
+                       "修改只对此后开始计时的时限生效，并记入台账。",
+                 "en": "Sign, handle and check limits of each case tier. A limit can be set for a tier (every "
+                       "category) or for one category; a change applies to deadlines armed from then on and is "
+                       "ledgered."},
+    "tl.read_only": {"zh": "时限表由管理员维护。", "en": "Administrators keep this table."},
+    "tl.tier": {"zh": "分级", "en": "Tier"},
+    "tl.stage": {"zh": "环节", "en": "Stage"},
+    "tl.category": {"zh": "类别", "en": "Category"},
+    "tl.duration": {"zh": "时限", "en": "Limit"},
+    "tl.clock": {"zh": "计时方式", "en": "Clock"},
+    "tl.source": {"zh": "来源", "en": "Source"},
+    "tl.clock.working": {"zh": "工作时间", "en": "working time"},
+    "tl.clock.wall": {"zh": "自然时间", "en": "calendar time"},
+    "tl.source.default": {"zh": "默认", "en": "default"},
+    "tl.source.category_default": {"zh": "类别默认", "en": "category default"},
+    "tl.source.tier_override": {"zh": "分级设定", "en": "tier override"},
+    "tl.source.category_override": {"zh": "类别设定", "en": "category override"},
+    "tl.all_categories": {"zh": "全部类别", "en": "All categories"},
+    "tl.every_category": {"zh": "全部类别（分级时限）", "en": "Every category (the tier's limit)"},
+    "tl.limits": {"zh": "现行时限", "en": "Limits in force"},
+    "tl.limits_of": {"zh": "现行时限 · {category}", "en": "Limits in force · {category}"},
+    "tl.none": {"zh": "没有时限。", "en": "No limits."},
+    "tl.set": {"zh": "设定时限", "en": "Set a limit"},
+    "tl.duration_hint": {"zh": "如 4h、1d、30m、1h30m；工作时间下 1d 为一个工作日；最长 {days}d。",
+                         "en": "e.g. 4h, 1d, 30m, 1h30m; on working time 1d is one working day; at most {days}d."},
+    "tl.set_hint": {"zh": "同一分级、环节、类别已有的设定将被替换；操作记入台账。",
+                    "en": "Replaces what the tier, stage and category were set to; ledgered."},
+    "tl.save": {"zh": "保存", "en": "Save"},
+    "tl.remove": {"zh": "恢复默认", "en": "Restore default"},
+    "tl.remove_hint": {"zh": "删除此设定，恢复为分级时限或内置默认值", "en": "Drop this override: the tier's limit or the built-in default applies"},
+    "tl.done.set": {"zh": "时限已设定，此后开始计时的案件按新时限执行", "en": "Limit set: deadlines armed from now on use it"},
+    "tl.done.remove": {"zh": "已恢复默认时限", "en": "Default limit restored"},
+    "tl.error.duration": {"zh": "须为大于零的时长，写成 4h、1d、30m 或 1h30m 的形式，最长 {days}d",
+                          "en": "must be longer than zero, like 4h, 1d, 30m or 1h30m, and at most {days}d"},
+    "tl.error.category": {"zh": "没有这个类别", "en": "no such category"},
+    "tl.error.gone": {"zh": "该设定已不存在（可能已被恢复默认），请刷新", "en": "this override is gone (restored already?): reload"},
+})

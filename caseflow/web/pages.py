@@ -27,7 +27,7 @@ from .i18n import current_language
 bp = Blueprint("pages", __name__, template_folder="templates")
 # The administrator's other pages, linked from /admin (each shown only to roles its route lets in).
 ADMIN_TOOLS = ("admin_import.page", "returns_admin.report", "reports_console.index", "outbox_console.dead",
-               "calendar_admin.page")
+               "calendar_admin.page", "time_limits_admin.page")
 
 
 @bp.errorhandler(403)
