@@ -16,9 +16,25 @@ class _AppSession(Session):
     """A session that binds to the current app's engine, so several apps can live in one process."""
 
     def get_bind(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        if self.bind is None and has_app_context():
-            return current_app.extensions["caseflow.engine"]
+        # Called for every statement and flush: read the app context's context variable
+        # directly (what ``has_app_context`` and the ``current_app`` proxy do, in two steps each).
+        if self.bind is None:
+            app = _current_app()
+            if app is not None:
+                return app.extensions["caseflow.engine"]
         return super().get_bind(*args, **kwargs)
+
+
+try:  # Flask's own context variable (flask.globals, 2.3+): one lookup per statement
+    from flask.globals import _cv_app
+
+    def _current_app() -> Any:
+        ctx = _cv_app.get(None)
+        return ctx.app if ctx is not None else None
+except ImportError:  # pragma: no cover - a Flask that moved it: the public, slower way
+
+    def _current_app() -> Any:
+        return current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
 
 
 class Database:

@@ -4,8 +4,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, tuple_, update
+from sqlalchemy import bindparam, insert, tuple_, update
 from sqlalchemy.orm import Session
 
 from caseflow.effects import Effects
@@ -17,18 +18,33 @@ from .scheduling import schedule_deadlines
 
 
 def arm_for_state(
-    session: Session, definition: WorkflowDefinition, item: WorkflowItem, now: datetime, effects: Effects
+    session: Session, definition: WorkflowDefinition, item: WorkflowItem, now: datetime, effects: Effects,
+    *, pending: list[dict[str, Any]] | None = None,
 ) -> list[Deadline]:
-    """Write a pending row per deadline the item's state declares; schedule each after commit."""
-    rows = []
-    for declared in definition.states[item.state].deadlines:
+    """Write a pending row per deadline the item's state declares; schedule each after commit.
+
+    ``pending``: collect the rows' column values there instead of adding ORM objects, for the
+    caller to write with :func:`insert_armed` (the transition path, right after its flush):
+    the same rows without the unit of work's bookkeeping. Then nothing is returned.
+    """
+    declared_all = definition.states[item.state].deadlines
+    if not declared_all:
+        return []
+    values = []
+    for declared in declared_all:
         spec = effective_spec(session, declared, item)
-        row = Deadline(
-            item_type=item.item_type, item_id=item.id, key=spec.id, state=item.state,
-            state_seq=item.state_seq, clock=spec.clock, armed_at=now,
-            due_at=compute_due(session, spec, item, now), status="pending",
-            on_expiry=dict(spec.on_expiry),
-        )
+        values.append({
+            "item_type": item.item_type, "item_id": item.id, "key": spec.id, "state": item.state,
+            "state_seq": item.state_seq, "clock": spec.clock, "armed_at": now,
+            "due_at": compute_due(session, spec, item, now), "status": "pending",
+            "on_expiry": dict(spec.on_expiry),
+        })
+    if pending is not None:
+        pending.extend(values)
+        return []
+    rows = []
+    for row_values in values:
+        row = Deadline(**row_values)
         session.add(row)
         rows.append(row)
     for row in rows:
@@ -38,8 +54,26 @@ def arm_for_state(
     return rows
 
 
-def _schedule_rows(rows: list[Deadline]) -> None:
-    schedule_deadlines([(row.id, row.due_at) for row in rows])
+def insert_armed(session: Session, values: list[dict[str, Any]], effects: Effects) -> None:
+    """Write rows collected by :func:`arm_for_state` (``pending``) in one Core INSERT and
+    schedule each after commit, as arming them through the session would."""
+    if not values:
+        return
+    # Like the ORM, a None value leaves the column to its default (none is None today).
+    params = [{k: v for k, v in row.items() if v is not None} for row in values]
+    # On the session's connection: no autoflush (nothing pending is read), no ORM preparation.
+    conn = session.connection()
+    if len(params) == 1 or all(p.keys() == params[0].keys() for p in params):
+        ids = conn.execute(_INSERT_RETURNING_ID, params).scalars().all()
+    else:  # pragma: no cover - rows of different shapes: one INSERT each
+        ids = [conn.execute(_INSERT_RETURNING_ID, p).scalar_one() for p in params]
+    for deadline_id, row in zip(ids, values):
+        effects.add_to_batch("schedule deadlines", _schedule_rows, (deadline_id, row["due_at"]))
+
+
+def _schedule_rows(rows: list[Deadline | tuple[int, datetime]]) -> None:
+    # ORM rows (their ids assigned by the flush) and (id, due_at) pairs of rows inserted at once.
+    schedule_deadlines([(row.id, row.due_at) if isinstance(row, Deadline) else row for row in rows])
 
 
 def cancel_for_state(session: Session, item: WorkflowItem, state: str, state_seq: int, now: datetime) -> int:
@@ -62,6 +96,8 @@ _DEFERRED = "caseflow.deferred_cancels"
 # machinery, no statement or cache key built per call. Like the ORM form it replaced
 # (``synchronize_session=False``) it leaves objects already loaded in the session untouched.
 _DEADLINE = Deadline.__table__
+# Several rows in one statement, ids returned in the order of the rows given.
+_INSERT_RETURNING_ID = insert(_DEADLINE).returning(_DEADLINE.c.id, sort_by_parameter_order=True)
 _CANCEL_VISIT = (
     update(_DEADLINE)
     .where(

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import math
+import zlib
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from flask import current_app
-from rq.job import JobStatus
+from rq import Queue
+from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
+from rq.utils import now, utcformat
 
 from caseflow.extensions import get_queue
 
@@ -49,14 +53,56 @@ def schedule_deadlines(due: list[tuple[int, datetime]]) -> None:
     with queue.connection.pipeline() as pipe:
         pipe.sadd(queue.redis_queues_keys, queue.key)
         for deadline_id, due_at in due:
-            job = queue.create_job(FIRE_JOB, args=(deadline_id,), job_id=deadline_job_id(deadline_id),
-                                   status=JobStatus.SCHEDULED, timeout=JOB_OPTIONS["job_timeout"],
-                                   result_ttl=JOB_OPTIONS["result_ttl"], failure_ttl=JOB_OPTIONS["failure_ttl"])
-            job.set_status(JobStatus.SCHEDULED, pipeline=pipe)
-            job.save(pipeline=pipe)
-            job.cleanup(ttl=job.ttl, pipeline=pipe)
-            pipe.zadd(registry_key, {job.id: int(ceil_second(due_at).timestamp())})
+            job_id = deadline_job_id(deadline_id)
+            # The job hash as RQ's save writes it (its status included: no HSET of its own);
+            # a fire job has no TTL, so cleanup has nothing to do.
+            pipe.hset(Job.key_for(job_id), mapping=_job_hash(queue, deadline_id))
+            pipe.zadd(registry_key, {job_id: int(ceil_second(due_at).timestamp())})
         pipe.execute()
+
+
+def _rq_job(queue: Queue, deadline_id: int) -> Job:
+    return queue.create_job(FIRE_JOB, args=(deadline_id,), job_id=deadline_job_id(deadline_id),
+                            status=JobStatus.SCHEDULED, timeout=JOB_OPTIONS["job_timeout"],
+                            result_ttl=JOB_OPTIONS["result_ttl"], failure_ttl=JOB_OPTIONS["failure_ttl"])
+
+
+# Per queue name: the hash fields every fire job shares (taken from a job RQ built), or None
+# when the shortcut did not reproduce RQ's own hash (then RQ builds every job).
+_TEMPLATES: dict[tuple[Any, ...], dict[str, Any] | None] = {}
+_PER_JOB = ("created_at", "data", "description")
+
+
+def _job_hash(queue: Queue, deadline_id: int) -> dict[str, Any]:
+    """What ``Job.to_dict()`` gives for the deadline's fire job, built without a ``Job``.
+
+    Creating an RQ ``Job`` per deadline (argument parsing, timeouts, the full ``to_dict``) was
+    a tenth of a transition's after-commit work. Fire jobs differ only in their creation time,
+    their pickled call and its description, so those three are made here and the rest copied
+    from a job RQ built. The first use in a process checks the result against RQ's own hash
+    (all but the creation time) and falls back to RQ for good if they differ (an RQ upgrade).
+    """
+    key = (queue.name, queue.serializer, *JOB_OPTIONS.items())
+    if key not in _TEMPLATES:
+        reference = _rq_job(queue, deadline_id).to_dict()
+        template = {k: v for k, v in reference.items() if k not in _PER_JOB}
+        made = {**template, **_per_job_fields(queue, deadline_id)}
+        same = {k: v for k, v in made.items() if k != "created_at"} == \
+            {k: v for k, v in reference.items() if k != "created_at"} and made.keys() == reference.keys()
+        _TEMPLATES[key] = template if same else None
+        return reference
+    template = _TEMPLATES[key]
+    if template is None:
+        return _rq_job(queue, deadline_id).to_dict()
+    return {**template, **_per_job_fields(queue, deadline_id)}
+
+
+def _per_job_fields(queue: Queue, deadline_id: int) -> dict[str, Any]:
+    return {
+        "created_at": utcformat(now()),
+        "data": zlib.compress(queue.serializer.dumps((FIRE_JOB, None, (deadline_id,), {}))),
+        "description": f"{FIRE_JOB}({deadline_id!r})",
+    }
 
 
 def enqueue_now(deadline_id: int) -> None:

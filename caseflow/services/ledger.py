@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -20,14 +20,23 @@ def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + blob).encode("utf-8")).hexdigest()
 
 
+# The fields an entry's hash covers: (name in the hashed JSON, column).
+_HASHED = (("item_type", "item_type"), ("item_id", "item_id"), ("seq", "seq"), ("at", "at"),
+           ("actor_id", "actor_id"), ("actor_role", "actor_role"), ("client", "client"), ("trigger", "trigger"),
+           ("from", "from_state"), ("to", "to_state"), ("workflow", "workflow"),
+           ("workflow_version", "workflow_version"), ("payload", "payload"), ("comment", "comment"))
+
+
 def hashed_fields(e: LedgerEntry) -> dict[str, Any]:
     """The fields an entry's hash covers."""
-    return {
-        "item_type": e.item_type, "item_id": e.item_id, "seq": e.seq, "at": e.at.isoformat(),
-        "actor_id": e.actor_id, "actor_role": e.actor_role, "client": e.client, "trigger": e.trigger,
-        "from": e.from_state, "to": e.to_state, "workflow": e.workflow,
-        "workflow_version": e.workflow_version, "payload": e.payload, "comment": e.comment,
-    }
+    return _hashed_values({column: getattr(e, column) for _, column in _HASHED})
+
+
+def _hashed_values(v: dict[str, Any]) -> dict[str, Any]:
+    """:func:`hashed_fields` of the entry these column values make (before it exists)."""
+    out = {name: v[column] for name, column in _HASHED}
+    out["at"] = out["at"].isoformat()
+    return out
 
 
 def append(
@@ -53,6 +62,51 @@ def append(
     give the chain's head without reading the ledger. Workflow items always get their head
     columns updated (on the loaded object, or by an UPDATE when the session has none).
     """
+    values = next_entry(session, item_type=item_type, item_id=item_id, trigger=trigger, actor=actor, role=role,
+                        at=at, from_state=from_state, to_state=to_state, workflow=workflow,
+                        workflow_version=workflow_version, payload=payload, comment=comment, item=item)
+    entry = LedgerEntry(**values)
+    session.add(entry)
+    return entry
+
+
+def insert_entry(session: Session, values: dict[str, Any]) -> None:
+    """Write an entry made by :func:`next_entry` at once, with a Core INSERT.
+
+    For the transition path, which has just flushed: the entry stays out of the ORM's unit of
+    work (no object, no identity map entry, no flush bookkeeping), a cost paid on every
+    transition. The row is exactly what :func:`append` writes: like the ORM, a ``None`` value
+    leaves the column to its default.
+    """
+    # On the session's connection: no autoflush (the item's new head columns are written by
+    # the caller's flush, as with append), nothing for the ORM to prepare.
+    session.connection().execute(_INSERT_ENTRY, {k: v for k, v in values.items() if v is not None})
+
+
+_INSERT_ENTRY = insert(LedgerEntry.__table__)
+
+
+def next_entry(
+    session: Session,
+    *,
+    item_type: str,
+    item_id: int,
+    trigger: str,
+    actor: Actor,
+    role: str,
+    at: datetime,
+    from_state: str | None,
+    to_state: str | None,
+    workflow: str = "",
+    workflow_version: int = 0,
+    payload: dict[str, Any] | None = None,
+    comment: str = "",
+    item: Any = None,
+) -> dict[str, Any]:
+    """The column values of the item's next entry, hashed; moves the chain's head to it.
+
+    What :func:`append` adds and :func:`insert_entry` writes (see :func:`append` for ``item``).
+    """
     key = (item_type, item_id)
     head = _heads(session).get(key)
     if item is not None:
@@ -71,23 +125,22 @@ def append(
         ).first()
         head = (last[0], last[1]) if last else (0, "")
     seq, prev_hash = head[0] + 1, head[1]
-    entry = LedgerEntry(
-        item_type=item_type, item_id=item_id, seq=seq, at=at, actor_id=actor.person_id,
-        actor_role=role, client=actor.client, trigger=trigger, from_state=from_state,
-        to_state=to_state, workflow=workflow, workflow_version=workflow_version,
-        payload=payload or {}, comment=comment, prev_hash=prev_hash,
-    )
-    entry.hash = entry_hash(prev_hash, hashed_fields(entry))
-    session.add(entry)
-    _heads(session)[key] = (seq, entry.hash)
+    values: dict[str, Any] = {
+        "item_type": item_type, "item_id": item_id, "seq": seq, "at": at, "actor_id": actor.person_id,
+        "actor_role": role, "client": actor.client, "trigger": trigger, "from_state": from_state,
+        "to_state": to_state, "workflow": workflow, "workflow_version": workflow_version,
+        "payload": payload or {}, "comment": comment, "prev_hash": prev_hash,
+    }
+    values["hash"] = entry_hash(prev_hash, _hashed_values(values))
+    _heads(session)[key] = (seq, values["hash"])
     if item is not None:
-        item.ledger_seq, item.ledger_head = seq, entry.hash
+        item.ledger_seq, item.ledger_head = seq, values["hash"]
     elif item_type in ITEM_MODELS:
         model = ITEM_MODELS[item_type]
         session.execute(update(model).where(model.id == item_id)
-                        .values(ledger_seq=seq, ledger_head=entry.hash)
+                        .values(ledger_seq=seq, ledger_head=values["hash"])
                         .execution_options(synchronize_session=False))
-    return entry
+    return values
 
 
 def _loaded_item(session: Session, item_type: str, item_id: int) -> Any:

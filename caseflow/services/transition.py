@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session
 
-from caseflow.deadlines.arming import arm_for_state, cancel_for_state
+from caseflow.deadlines.arming import arm_for_state, cancel_for_state, insert_armed
 from caseflow.effects import Effects
 from caseflow.errors import (
     Conflict,
@@ -185,17 +185,26 @@ def apply(
         )
     # One flush for the item, its deadlines and its ledger entry: without this the deadline
     # swap's and the ledger's queries would each flush the item first (an UPDATE apiece).
+    # When this call flushes, the new deadline rows and the ledger entry are written right
+    # after the flush by Core INSERTs (the same statements, in the same order, as the flush
+    # would send), which keeps them out of the unit of work. Without the flush (a batch) they
+    # go through the session, for the caller's one flush of many items.
+    armed: list[dict[str, Any]] | None = [] if flush else None
     with session.no_autoflush:
         if spec.dest is not None:
-            enter_state(session, definition, item, from_state, now, effects)
-        ledger.append(
-            session, item_type=item.item_type, item_id=item.id, trigger=trigger, actor=actor, role=role,
+            enter_state(session, definition, item, from_state, now, effects, pending=armed)
+        entry = dict(
+            item_type=item.item_type, item_id=item.id, trigger=trigger, actor=actor, role=role,
             at=now, from_state=from_state, to_state=item.state, workflow=definition.name,
             workflow_version=definition.version, payload={**data, **ctx.ledger_extra}, comment=comment, item=item,
         )
+        entry_values = ledger.next_entry(session, **entry) if flush else ledger.append(session, **entry)
         item.updated_at = now
     if flush:
         session.flush()
+        if armed:
+            insert_armed(session, armed, effects)
+        ledger.insert_entry(session, entry_values)  # type: ignore[arg-type]
     effects.add("metrics.transition", count_transition, definition.name, trigger)  # counted once committed
     return item
 
@@ -207,15 +216,19 @@ def enter_state(
     from_state: str | None,
     now: Any,
     effects: Effects,
+    *,
+    pending: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Bookkeeping on entering a state: bump the visit counter, swap the deadlines."""
+    """Bookkeeping on entering a state: bump the visit counter, swap the deadlines.
+
+    ``pending``: see :func:`caseflow.deadlines.arming.arm_for_state`."""
     # Rows are only ever armed for the deadlines a state declares (the item's workflow version
     # is fixed), so leaving a state without any has nothing to cancel: skip the UPDATE.
     if from_state is not None and definition.states[from_state].deadlines:
         cancel_for_state(session, item, from_state, item.state_seq, now)
     item.state_seq = (item.state_seq or 0) + 1
     item.state_entered_at = now
-    arm_for_state(session, definition, item, now, effects)
+    arm_for_state(session, definition, item, now, effects, pending=pending)
 
 
 def start(
@@ -231,8 +244,14 @@ def start(
     comment: str = "",
     effects: Effects | None = None,
     commit: bool = True,
+    insert_now: bool = False,
 ) -> WorkflowItem:
-    """Put a new item on the latest version of ``workflow`` in its initial state."""
+    """Put a new item on the latest version of ``workflow`` in its initial state.
+
+    ``insert_now``: write the deadline rows and the ledger entry at once, with Core INSERTs
+    (one item at a time, as intake does: cheaper than through the unit of work); otherwise
+    they go through the session, so a caller starting many items writes them in one flush.
+    """
     definition = catalog.latest(workflow)
     if definition.item != item.item_type:
         raise ValueError(f"workflow {workflow} drives {definition.item}, not {item.item_type}")
@@ -248,14 +267,21 @@ def start(
     is_new = inspect(item).key is None  # not yet in the database: it has no ledger entries
     session.add(item)
     session.flush()
-    arm_for_state(session, definition, item, now, effects)
+    armed: list[dict[str, Any]] | None = [] if insert_now else None
+    arm_for_state(session, definition, item, now, effects, pending=armed)
+    if armed:
+        insert_armed(session, armed, effects)
     if is_new:
         ledger.new_chain(session, item.item_type, item.id)
-    ledger.append(
-        session, item_type=item.item_type, item_id=item.id, trigger=trigger, actor=actor, role=role,
+    entry = dict(
+        item_type=item.item_type, item_id=item.id, trigger=trigger, actor=actor, role=role,
         at=now, from_state=None, to_state=item.state, workflow=definition.name,
         workflow_version=definition.version, payload=payload or {}, comment=comment, item=item,
     )
+    if insert_now:
+        ledger.insert_entry(session, ledger.next_entry(session, **entry))
+    else:
+        ledger.append(session, **entry)
     effects.add("metrics.transition", count_transition, definition.name, trigger)  # counted once committed
     if commit:
         with unit_of_work(session, effects):

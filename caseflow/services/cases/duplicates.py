@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from caseflow.effects import Effects
@@ -38,13 +38,10 @@ def find_candidates(session: Session, case: Case, *, radius_m: float | None = No
     window = timedelta(hours=float(window_h if window_h is not None else setting("DUPLICATE_WINDOW_H")))
     at = case.reported_at or case.created_at
     lat0, lat1, lon0, lon1 = bounding_box(case.lat, case.lon, radius)
-    rows = session.execute(
-        select(Case.id, Case.number, Case.state, Case.lat, Case.lon, Case.reported_at).where(
-            Case.id != case.id, Case.category_id == case.category_id, Case.state.not_in(EXCLUDED_STATES),
-            Case.lat.between(lat0, lat1), Case.lon.between(lon0, lon1),
-            Case.reported_at.between(at - window, at + window),
-        )
-    ).all()
+    rows = session.execute(_CANDIDATES, {
+        "d_id": case.id, "d_category_id": case.category_id, "d_lat0": lat0, "d_lat1": lat1,
+        "d_lon0": lon0, "d_lon1": lon1, "d_from": at - window, "d_to": at + window,
+    }).all()
     found = []
     for row in rows:
         distance = haversine_m(case.lat, case.lon, row.lat, row.lon)
@@ -52,6 +49,18 @@ def find_candidates(session: Session, case: Case, *, radius_m: float | None = No
             found.append({"id": row.id, "number": row.number, "state": row.state,
                           "distance_m": round(distance, 1), "reported_at": row.reported_at.isoformat()})
     return sorted(found, key=lambda c: (c["distance_m"], c["id"]))
+
+
+# Run at every intake, so built once with bound parameters: the same SQL as building it per
+# call, without building the statement and its cache key each time.
+_CANDIDATES = select(Case.id, Case.number, Case.state, Case.lat, Case.lon, Case.reported_at).where(
+    Case.id != bindparam("d_id"), Case.category_id == bindparam("d_category_id"),
+    Case.state.not_in(EXCLUDED_STATES),
+    Case.lat.between(bindparam("d_lat0"), bindparam("d_lat1")),
+    Case.lon.between(bindparam("d_lon0"), bindparam("d_lon1")),
+    Case.reported_at.between(bindparam("d_from", type_=Case.reported_at.type),
+                             bindparam("d_to", type_=Case.reported_at.type)),
+)
 
 
 def merge(session: Session, catalog: WorkflowCatalog, duplicate_id: int, original_id: int, *,

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case as sa_case
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -80,10 +80,7 @@ def next_number(session: Session, at: datetime, *, resync: bool = False) -> str:
     counter = CaseNumberCounter.__table__
     if not resync:
         # The common case, one statement: the day's row exists.
-        seq = session.execute(
-            update(counter).where(counter.c.prefix == prefix)
-            .values(last_seq=counter.c.last_seq + 1).returning(counter.c.last_seq)
-        ).scalar()
+        seq = session.execute(_NEXT_SEQ, {"n_prefix": prefix}).scalar()
         if seq is not None:
             return f"{prefix}{seq:05d}"
     floor = _highest_seq(session, prefix) + 1
@@ -99,11 +96,19 @@ def next_number(session: Session, at: datetime, *, resync: bool = False) -> str:
     return f"{prefix}{seq:05d}"
 
 
+# The statements every intake runs, built once with bound parameters (the same SQL as building
+# them per call, without building each statement and its cache key anew).
+_COUNTER = CaseNumberCounter.__table__
+_NEXT_SEQ = (update(_COUNTER).where(_COUNTER.c.prefix == bindparam("n_prefix"))
+             .values(last_seq=_COUNTER.c.last_seq + 1).returning(_COUNTER.c.last_seq))
+_BY_REF = select(CaseReporter.case_id).where(CaseReporter.channel == bindparam("r_channel"),
+                                             CaseReporter.external_ref == bindparam("r_external_ref"))
+_CATEGORY_BY_CODE = select(Category).where(Category.code == bindparam("c_code"))
+
+
 def find_by_ref(session: Session, channel: str, external_ref: str) -> Case | None:
     """The case a report with this channel and outside reference ended up in, if any."""
-    case_id = session.execute(
-        select(CaseReporter.case_id).where(CaseReporter.channel == channel, CaseReporter.external_ref == external_ref)
-    ).scalar()
+    case_id = session.execute(_BY_REF, {"r_channel": channel, "r_external_ref": external_ref}).scalar()
     return session.get(Case, case_id) if case_id is not None else None
 
 
@@ -127,7 +132,7 @@ def _category(session: Session, category_id: int | None, category_code: str | No
             raise ValidationFailed(f"category {category_id} does not exist", field="category_id")
         return require_active(cat, "category_id")
     if category_code:
-        cat = session.execute(select(Category).where(Category.code == category_code)).scalar_one_or_none()
+        cat = session.execute(_CATEGORY_BY_CODE, {"c_code": category_code}).scalar_one_or_none()
         if cat is None:
             raise ValidationFailed(f"unknown category code {category_code!r}", field="category_code")
         return require_active(cat, "category_code")
@@ -231,7 +236,7 @@ def report(
         effects = Effects()
         try:
             transition.start(session, catalog, case, workflow=workflow_for(tier), actor=actor,
-                             role=start_role(actor), trigger="report", effects=effects, commit=False,
+                             role=start_role(actor), trigger="report", effects=effects, commit=False, insert_now=True,
                              payload={"channel": channel, "external_ref": external_ref, "tier": tier,
                                       "urgent": bool(urgent), "number": case.number})
             # The workflow and version a case started on; a tier change appends to tier_history.
