@@ -6,7 +6,7 @@
 Setup: a database of its own ``caseflow_api_<random>`` on the ``CASEFLOW_DATABASE_URL`` server
 (created with the current models, dropped after), a throwaway redis-server, the street from
 tests/factories.py, API tokens, and ``--seed-cases`` reported cases made through the intake
-service. Then gunicorn with ``deploy/gunicorn.conf.py`` (its defaults: 2 x cores workers,
+service. Then gunicorn with ``deploy/gunicorn.conf.py`` (its defaults: one worker per core,
 4 threads each) on an ephemeral port.
 
 The load: request *i* is due at ``start + i / rate`` whatever happened before (open loop: a
@@ -22,7 +22,8 @@ answer, so queueing in the client counts against the server, not in its favour. 
     10%  POST /api/cases/<id>/register             (dispatcher; each seeded case once)
 
 Last line: ``api: rps=R p50_ms=X p99_ms=X errors=E`` (errors: non-2xx answers and failed
-connections).
+connections). ``--cpu`` also prints the CPU seconds gunicorn, PostgreSQL (every postgres process
+on the machine) and the client used during the load, and per request.
 """
 from __future__ import annotations
 
@@ -111,6 +112,52 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) ->
             pass
         time.sleep(0.2)
     raise RuntimeError("gunicorn did not become ready")
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """utime + stime of each of these processes (and its reaped children) from /proc, in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        out[pid] = sum(int(v) for v in fields[11:15]) / tick  # utime, stime, cutime, cstime
+    return out
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two ``cpu_by_pid`` readings; a process that started in between
+    (a PostgreSQL backend for a new connection) counts whole."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The processes of process group ``pgid`` (gunicorn's arbiter and workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == pgid:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def postgres_pids() -> list[int]:
+    """Every process named postgres (the server is shared: other users' work counts too)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
 
 
 def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
@@ -229,6 +276,9 @@ def main() -> int:
     parser.add_argument("--web-workers", type=int, default=None, help="CASEFLOW_WEB_WORKERS (default: the conf's)")
     parser.add_argument("--pgbench", action="store_true", help="also measure pgbench -N -c 2 -T 20")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also report the CPU time of gunicorn, PostgreSQL (all of it) and this client "
+                             "during the load")
     args = parser.parse_args()
 
     server_url = os.environ.get("CASEFLOW_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -262,7 +312,17 @@ def main() -> int:
         wait_ready(port, proc)
         time.sleep(2)  # let every worker finish building its app
         load = Load(port, args.rate, args.seconds, seeded, args.threads)
+        if args.cpu:
+            web0, pg0 = cpu_by_pid(group_pids(proc.pid)), cpu_by_pid(postgres_pids())
+            client0 = time.process_time()
         wall = load.run()
+        if args.cpu:
+            used = (cpu_since(web0, cpu_by_pid(group_pids(proc.pid))), cpu_since(pg0, cpu_by_pid(postgres_pids())),
+                    time.process_time() - client0)
+            n = max(1, len(load.results))
+            print("api: cpu during the load: " + ", ".join(
+                f"{name} {s:.1f}s ({s / n * 1000:.2f} ms/request)"
+                for name, s in zip(("gunicorn", "postgres", "client"), used)) + f"; wall {wall:.1f}s", flush=True)
     finally:
         if proc is not None:
             stop_process_group(proc)

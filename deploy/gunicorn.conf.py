@@ -1,6 +1,6 @@
 """gunicorn settings for the web process: ``gunicorn -c deploy/gunicorn.conf.py wsgi:app``.
 
-Environment: ``CASEFLOW_BIND`` (127.0.0.1:8000), ``CASEFLOW_WEB_WORKERS`` (2 x cores),
+Environment: ``CASEFLOW_BIND`` (127.0.0.1:8000), ``CASEFLOW_WEB_WORKERS`` (one per core),
 ``CASEFLOW_WEB_THREADS`` (4). With ``PROMETHEUS_MULTIPROC_DIR`` set (an empty directory,
 cleared before each start: the systemd unit does it), /metrics merges every worker's counters
 and a dead worker's live gauges are dropped in ``child_exit``. ``CASEFLOW_LOG_FORMAT=json``
@@ -12,8 +12,12 @@ import multiprocessing
 import os
 
 bind = os.environ.get("CASEFLOW_BIND", "127.0.0.1:8000")
-# Web is stateless: scale workers with cores; threads cover slow clients on a duty desk.
-workers = int(os.environ.get("CASEFLOW_WEB_WORKERS", multiprocessing.cpu_count() * 2))
+# Web is stateless: scale workers with cores; threads cover slow clients on a duty desk and the
+# time a request waits for the database. One worker per core, not two: on the 2-core bench box
+# (PostgreSQL on the same cores) 2 workers x 4 threads spent 10-25% less CPU per request than
+# 4 x 4 under the same load (bench/api_load.py --cpu; more processes, more cache misses and
+# switches), and a worker's threads already overlap its requests' database waits.
+workers = int(os.environ.get("CASEFLOW_WEB_WORKERS", multiprocessing.cpu_count()))
 threads = int(os.environ.get("CASEFLOW_WEB_THREADS", 4))
 timeout = 30
 graceful_timeout = 20

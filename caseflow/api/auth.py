@@ -7,7 +7,7 @@ from flask_smorest import abort
 from caseflow.extensions import db
 from caseflow.models import Person
 from caseflow.security.actor import Actor
-from caseflow.security.tokens import actor_for_token
+from caseflow.security.tokens import actor_for_token, token_touched
 
 
 def current_actor(required: bool = True) -> Actor | None:
@@ -18,10 +18,12 @@ def current_actor(required: bool = True) -> Actor | None:
     actor = None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        actor = actor_for_token(db.session(), header[7:].strip())
+        dbs = db.session()
+        actor = actor_for_token(dbs, header[7:].strip())
         if actor is None:
             abort(401, message="invalid or revoked API token")
-        db.session.commit()  # keeps last_used_at
+        if token_touched(dbs):
+            dbs.commit()  # keeps last_used_at (written at most once a minute)
     elif session.get("person_id"):
         person = db.session.get(Person, session["person_id"])
         if person is not None and person.active:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import threading
+from functools import partial, wraps
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from caseflow.errors import NotFound, PermissionDenied, ValidationFailed
 from caseflow.extensions import db
@@ -18,8 +20,10 @@ from caseflow.models import (
     CaseReporter,
     Category,
     Deadline,
+    Department,
     Grid,
     LedgerEntry,
+    Supervision,
     utcnow,
 )
 from caseflow.security.actor import Actor
@@ -139,11 +143,11 @@ ACTIONS: dict[str, tuple[str, Call]] = {
 }
 
 
-def _department_filter(actor: Actor) -> Any:
+def _department_filter(department_id: int | None) -> Any:
     """Handlers see the cases their department holds or takes part in."""
-    part = exists().where(CaseParticipant.case_id == Case.id, CaseParticipant.department_id == actor.department_id,
+    part = exists().where(CaseParticipant.case_id == Case.id, CaseParticipant.department_id == department_id,
                           CaseParticipant.state != "withdrawn")
-    return or_(Case.department_id == actor.department_id, part)
+    return or_(Case.department_id == department_id, part)
 
 
 def _overdue_clause(now: Any) -> Any:
@@ -155,34 +159,180 @@ def _overdue_clause(now: Any) -> Any:
     )
 
 
+_local = threading.local()
+
+
+def per_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Build a statement once per thread and arguments (at most 256 kept per thread).
+
+    Building an ORM statement costs more than running it, so it is built once; but not shared
+    between threads: an ORM statement and the aliases in it set parts of themselves up on first
+    use, and two threads doing that at once left a gunicorn worker failing every list request
+    ("Can't determine which FROM clause to join from"). Each thread's first use is its own.
+    """
+
+    @wraps(fn)
+    def wrapper(*args: Any) -> Any:
+        built = _local.__dict__.setdefault(fn.__qualname__, {})
+        statement = built.get(args)
+        if statement is None:
+            if len(built) >= 256:
+                built.clear()
+            statement = built[args] = fn(*args)
+        return statement
+
+    return wrapper
+
+
 def visible_case(actor: Actor, case_id: int) -> Case:
     """The case if the actor may see it, else ``NotFound`` (never reveal another department's case,
     nor to a machine client a case it did not report)."""
     case = db.session.get(Case, case_id)
-    if case is None or not can_see_item(db.session(), actor, "case", case.id, case.scope_department_ids()):
+    if case is None or not _may_see(actor, case):
         raise NotFound(f"case {case_id} not found")
     return case
 
 
-def case_view(case: Case, actor: Actor, overdue: bool | None = None) -> dict[str, Any]:
-    """The fields the API shows, plus the steps the caller may take now."""
-    d = get_catalog().definition(case.workflow, case.workflow_version)
-    triggers = {t.trigger for t in d.triggers_from(case.state) if set(t.roles) & actor.roles}
+def require_visible(actor: Actor, case_id: int) -> None:
+    """``visible_case`` for a view that does not need the case itself (a step loads and locks it).
+
+    A person of an unscoped role sees every case, so only its existence is checked, with a plain
+    query that loads no ORM object; anyone else goes through ``visible_case``.
+    """
+    if not is_machine_client(actor) and can_see_department_item(actor, set()):
+        found = db.session.connection().execute(_case_exists(), {"case_id": case_id}).first()
+        if found is None:
+            raise NotFound(f"case {case_id} not found")
+        return
+    visible_case(actor, case_id)
+
+
+@per_thread
+def _case_exists() -> Any:
+    """``SELECT id FROM case WHERE id = :case_id``, built once per thread."""
+    case = Case.__table__
+    return select(case.c.id).where(case.c.id == bindparam("case_id"))
+
+
+def _may_see(actor: Actor, case: Case) -> bool:
+    """``can_see_item`` for a loaded case. A person of an unscoped role (dispatcher, liaison, ...)
+    sees every case whatever departments take part in it: that answer needs no query."""
+    if not is_machine_client(actor) and can_see_department_item(actor, set()):
+        return True
+    return can_see_item(db.session(), actor, "case", case.id, case.scope_department_ids())
+
+
+_UNSET: Any = object()
+@per_thread
+def _case_query() -> Any:
+    """``(Case, category code, grid code, overdue)`` of case ``case_id`` at ``now`` (bound at
+    execution): what ``case_view`` reads besides the case's own columns, in the case's own query
+    (no lazy load of the category or grid, no overdue query). Built once per thread."""
+    category, grid = aliased(Category), aliased(Grid)
+    return (select(Case, category.code.label("category_code"), grid.code.label("grid_code"),
+                   _overdue_clause(bindparam("now")).label("overdue"))
+            .outerjoin(category, category.id == Case.category_id).outerjoin(grid, grid.id == Case.grid_id)
+            .where(Case.id == bindparam("case_id")))
+
+
+@per_thread
+def _extras_query() -> Any:
+    """``_case_query`` without the case's columns, for a case the view holds already: plain SQL on
+    the tables (no ORM compilation; run on the connection). Built once per thread."""
+    case, deadline = Case.__table__, Deadline.__table__.c
+    category, grid = Category.__table__.alias("category_1"), Grid.__table__.alias("grid_1")
+    overdue = exists().where(  # _overdue_clause, on the tables
+        deadline.item_type == "case", deadline.item_id == case.c.id, deadline.state == case.c.state,
+        deadline.state_seq == case.c.state_seq,
+        or_(deadline.status == "fired", and_(deadline.status == "pending", deadline.due_at < bindparam("now"))))
+    return (select(category.c.code, grid.c.code, overdue)
+            .select_from(case.outerjoin(category, category.c.id == case.c.category_id)
+                         .outerjoin(grid, grid.c.id == case.c.grid_id))
+            .where(case.c.id == bindparam("case_id")))
+
+
+_RELOAD: dict[str, Any] = {"populate_existing": True}
+_AS_IS: dict[str, Any] = {}
+
+
+def load_case_view(actor: Actor, case_id: int, *, visible: bool = False,
+                   reload: bool = False) -> tuple[Case, dict[str, Any]]:
+    """The case and its ``case_view`` in one statement.
+
+    ``visible``: refuse (``NotFound``) a case the actor may not see, like ``visible_case``.
+    ``reload``: overwrite the copy in the session with the row as it is now (what a ``refresh``
+    after a step did).
+    """
+    row = db.session.execute(_case_query(), {"case_id": case_id, "now": utcnow()},
+                             execution_options=_RELOAD if reload else _AS_IS).first()
+    if row is None or (visible and not _may_see(actor, row[0])):
+        raise NotFound(f"case {case_id} not found")
+    case, category_code, grid_code, overdue = row
+    return case, case_view(case, actor, overdue=bool(overdue), category=category_code, grid=grid_code)
+
+
+def _view_of(case: Case, actor: Actor) -> dict[str, Any]:
+    """``case_view`` of a case the view holds already: its category and grid codes and overdue in
+    one query."""
+    db.session.flush()  # the case as the view holds it (the connection does not flush for us)
+    category, grid, overdue = db.session.connection().execute(
+        _extras_query(), {"case_id": case.id, "now": utcnow()}).one()
+    return case_view(case, actor, overdue=bool(overdue), category=category, grid=grid)
+
+
+def case_view(case: Case, actor: Actor, overdue: bool | None = None, *, category: str | None = _UNSET,
+              grid: str | None = _UNSET) -> dict[str, Any]:
+    """The fields the API shows, plus the steps the caller may take now.
+
+    ``overdue``, ``category`` and ``grid`` (codes): pass them when the query that loaded the case
+    had them, else they are read here (a query or a lazy load each)."""
+    catalog = get_catalog()
+    d = catalog.definition(case.workflow, case.workflow_version)
     if overdue is None:
         overdue = bool(db.session.execute(select(_overdue_clause(utcnow())).where(Case.id == case.id)).scalar())
+    if category is _UNSET:
+        category = case.category.code if case.category else None
+    if grid is _UNSET:
+        grid = case.grid.code if case.grid else None
     return {
         "id": case.id, "number": case.number, "state": case.state, "state_label": d.label(case.state),
         "tier": case.tier, "workflow": case.workflow, "workflow_version": case.workflow_version, "urgent": case.urgent,
         "channel": case.channel, "external_ref": case.external_ref,
-        "category": case.category.code if case.category else None, "grid": case.grid.code if case.grid else None,
+        "category": category, "grid": grid,
         "area_kind": case.area_kind, "department_id": case.department_id, "title": case.title,
         "description": case.description, "address": case.address, "lat": case.lat, "lon": case.lon,
         "reported_at": case.reported_at, "closed_at": case.closed_at, "overdue": overdue,
         "read_only": case.read_only, "record": dict(case.data or {}),
-        "available_actions": [a for a, (t, _) in ACTIONS.items() if t in triggers and a != "merge"]
-        + (["merge"] if "void" in triggers else []) + (["reclassify"] if _may_reclassify(case, actor) else [])
-        + (["urgent"] if _may_set_urgent(case, actor) else []),
+        "available_actions": _available_actions(d, case.state, actor.roles)
+        + (["reclassify"] if _may_reclassify(case, actor) else [])
+        + (["urgent"] if _may_set_urgent(case, actor, catalog) else []),
     }
+
+
+def _available_actions(d: Any, state: str, roles: frozenset[str]) -> list[str]:
+    """The URL actions whose trigger the roles may fire from ``state`` of definition ``d``, in
+    ``ACTIONS`` order, ``merge`` (a void) last.
+
+    A definition does not change once loaded, so the answer is kept per definition, state and
+    roles (a list page asks it for every row): the entry holds the definition itself, so a
+    definition replaced by another at the same address is never answered from the old one.
+    """
+    if type(roles) is not frozenset:
+        roles = frozenset(roles)
+    key = (id(d), state, roles)
+    hit = _ACTIONS_CACHE.get(key)
+    if hit is not None and hit[0] is d:
+        return list(hit[1])
+    triggers = {t.trigger for t in d.triggers_from(state) if roles.intersection(t.roles)}
+    actions = tuple([a for a, (t, _) in ACTIONS.items() if t in triggers and a != "merge"]
+                    + (["merge"] if "void" in triggers else []))
+    if len(_ACTIONS_CACHE) >= 4096:  # bounded: states x role sets is small; never grow without limit
+        _ACTIONS_CACHE.clear()
+    _ACTIONS_CACHE[key] = (d, actions)
+    return list(actions)
+
+
+_ACTIONS_CACHE: dict[tuple[int, str, frozenset[str]], tuple[Any, tuple[str, ...]]] = {}
 
 
 def _may_reclassify(case: Case, actor: Actor) -> bool:
@@ -191,10 +341,10 @@ def _may_reclassify(case: Case, actor: Actor) -> bool:
     return bool(set(reclassify.ROLES) & actor.roles) and reclassify.allowed(case)
 
 
-def _may_set_urgent(case: Case, actor: Actor) -> bool:
+def _may_set_urgent(case: Case, actor: Actor, catalog: Any = None) -> bool:
     """The urgent flag is no workflow transition either: the urgent service's rule (dispatchers,
     open cases) says whether the caller may change it."""
-    return bool(set(urgent.SET_ROLES) & actor.roles) and urgent.may_set(case, get_catalog())
+    return bool(set(urgent.SET_ROLES) & actor.roles) and urgent.may_set(case, catalog or get_catalog())
 
 
 def _channel_for(actor: Actor, asked: str | None) -> str:
@@ -219,10 +369,12 @@ def _grid_id(body: dict[str, Any]) -> int | None:
     return None
 
 
+# The argument schemas are given as instances: given a class, webargs builds a new schema (and
+# its fields) for every request.
 @blp.route("")
 class Cases(MethodView):
     @idempotent
-    @blp.arguments(CaseCreateSchema)
+    @blp.arguments(CaseCreateSchema())
     @blp.response(201, CaseSchema)
     @blp.alt_response(200, schema=CaseSchema, description="Already reported (same channel and external_ref)")
     def post(self, body: dict[str, Any]) -> Any:
@@ -238,42 +390,75 @@ class Cases(MethodView):
             external_ref=body.get("external_ref"), reporter=body.get("reporter"), grid_id=_grid_id(body),
             urgent=body["urgent"],
         )
-        return case_view(case, actor), 201 if created else 200
+        return _view_of(case, actor), 201 if created else 200
 
-    @blp.arguments(CaseListArgsSchema, location="query")
+    @blp.arguments(CaseListArgsSchema(), location="query")
     @blp.response(200, CasePageSchema, headers=PAGE_HEADERS)
     def get(self, args: dict[str, Any]) -> Any:
         """Cases, newest first, filtered by state, tier, category, department, channel, overdue and
         the district center's queue (``escalated``, ``joint``); paged."""
         actor = current_actor()
         assert actor is not None
-        now = utcnow()
-        q = select(Case)
-        for name in ("state", "tier", "department_id", "channel", "urgent"):
-            if args.get(name) is not None:
-                q = q.where(getattr(Case, name) == args[name])
-        if args.get("category"):
-            q = q.join(Category, Category.id == Case.category_id).where(Category.code == args["category"])
-        if args.get("queue"):
-            q = q.where(district.queue_clause(args["queue"]))
-        if args.get("overdue") is not None:
-            clause = _overdue_clause(now)
-            q = q.where(clause if args["overdue"] else ~clause)
-        if is_machine_client(actor):
-            q = q.where(client_case_clause(actor))  # a machine client lists what it reported
-        elif not can_see_department_item(actor, set()):
-            q = q.where(_department_filter(actor))
-        total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
         page, per = args["page"], args["per_page"]
-        # One query for the page (overdue as a column) and one per relationship the view reads:
+        equal = tuple(name for name in _LIST_EQUAL_FILTERS if args.get(name) is not None)
+        if is_machine_client(actor):
+            scope: tuple[str, Any] = ("client", actor.client)  # a machine client lists what it reported
+        elif not can_see_department_item(actor, set()):
+            scope = ("department", actor.department_id)
+        else:
+            scope = ("all", None)
+        count, page_query = _list_statements(equal, bool(args.get("category")), args.get("queue") or None,
+                                             args.get("overdue"), scope)
+        params: dict[str, Any] = {f"f_{name}": args[name] for name in equal}
+        params.update(category_code=args.get("category"), now=utcnow())
+        total = db.session.execute(count, params).scalar_one()
+        # One query for the page, with overdue, the category's and the grid's codes as columns:
         # the statement count does not grow with the page size.
-        rows = db.session.execute(
-            q.add_columns(_overdue_clause(now).label("overdue"))
-            .options(selectinload(Case.category), selectinload(Case.grid))
-            .order_by(Case.reported_at.desc(), Case.id.desc()).offset((page - 1) * per).limit(per)
-        ).all()
-        return ({"items": [case_view(c, actor, overdue=bool(overdue)) for c, overdue in rows], "total": total,
-                 "page": page, "per_page": per}, pagination_header(total, page, per))
+        rows = db.session.execute(page_query, {**params, "offset": (page - 1) * per, "limit": per}).all()
+        items = [case_view(c, actor, overdue=bool(overdue), category=category_code, grid=grid_code)
+                 for c, category_code, grid_code, overdue in rows]
+        return ({"items": items, "total": total, "page": page, "per_page": per},
+                pagination_header(total, page, per))
+
+
+# The list's filters that compare a case column with the value given.
+_LIST_EQUAL_FILTERS = ("state", "tier", "department_id", "channel", "urgent")
+
+
+@per_thread
+def _list_statements(equal: tuple[str, ...], category: bool, queue: str | None, overdue: bool | None,
+                     scope: tuple[str, Any]) -> tuple[Any, Any]:
+    """The count and page statements of one shape of list request, built once per shape (and thread).
+
+    Building a statement costs more than running it (several milliseconds with the aliases and
+    subqueries), so each shape is built once; the values come as bound parameters: ``f_<filter>``,
+    ``category_code``, ``now``, ``offset`` and ``limit``. The queue, the overdue flag and the
+    scope's value (a client kind, a department id) are few, so they are part of the shape.
+    """
+    q = select(Case)
+    for name in equal:
+        q = q.where(getattr(Case, name) == bindparam(f"f_{name}"))
+    if category:
+        q = q.join(Category, Category.id == Case.category_id).where(Category.code == bindparam("category_code"))
+    if queue:
+        q = q.where(district.queue_clause(queue))
+    if overdue is not None:
+        clause = _overdue_clause(bindparam("now"))
+        q = q.where(clause if overdue else ~clause)
+    kind, value = scope
+    if kind == "client":
+        q = q.where(client_case_clause(Actor.client_of(value)))
+    elif kind == "department":
+        q = q.where(_department_filter(value))
+    count = select(func.count()).select_from(q.subquery())
+    # The category and grid the view names, under names of their own (a category filter joins
+    # ``Category`` itself).
+    category_, grid = aliased(Category), aliased(Grid)
+    page = (q.add_columns(category_.code, grid.code, _overdue_clause(bindparam("now")).label("overdue"))
+            .outerjoin(category_, category_.id == Case.category_id).outerjoin(grid, grid.id == Case.grid_id)
+            .order_by(Case.reported_at.desc(), Case.id.desc())
+            .offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer)))
+    return count, page
 
 
 @blp.route("/<int:case_id>")
@@ -283,38 +468,64 @@ class CaseOne(MethodView):
         """One case: deadlines with time left, parts, supervisions, reporters, ledger."""
         actor = current_actor()
         assert actor is not None
-        case = visible_case(actor, case_id)
+        case, view = load_case_view(actor, case_id, visible=True)
         now = utcnow()
-        s = db.session
-        view = case_view(case, actor)
+        q = _detail_queries()
+        # Plain SQL on the request's connection: nothing is pending to flush after the case's query.
+        run = partial(db.session.connection().execute, parameters={"case_id": case.id})
         view["deadlines"] = [
             {"id": d.id, "key": d.key, "state": d.state, "clock": d.clock, "due_at": d.due_at.isoformat(),
              "status": d.status, "remaining_s": d.remaining_s,
              "seconds_left": round((d.due_at - now).total_seconds(), 1) if d.status == "pending" else None}
-            for d in s.execute(select(Deadline).where(Deadline.item_type == "case", Deadline.item_id == case.id)
-                               .order_by(Deadline.id)).scalars()]
+            for d in run(q["deadlines"])]
         view["participants"] = [
-            {"department_id": p.department_id, "department": p.department.name, "role": p.role, "state": p.state,
+            {"department_id": p.department_id, "department": p.department, "role": p.role, "state": p.state,
              "signed_at": _iso(p.signed_at), "reported_at": _iso(p.reported_at), "result": p.result}
-            for p in handling.participants(s, case.id)]
+            # lead first, as ``handling.participants`` orders them
+            for p in sorted(run(q["participants"]), key=lambda p: (p.role != "lead", p.id))]
         view["supervisions"] = [
             {"id": v.id, "method": v.method, "by_id": v.by_id, "by_name": v.by_name, "at": v.at.isoformat(),
              "requirement": v.requirement, "due_by": _iso(v.due_by), "department_id": v.department_id}
-            for v in supervision.supervisions(s, case.id)]
+            for v in run(q["supervisions"])]
         view["reporters"] = [
             {"channel": r.channel, "external_ref": r.external_ref, "name": r.name, "phone": r.phone,
              "device_id": r.device_id, "evidence_refs": r.evidence_refs, "merged_from_case_id": r.merged_from_case_id,
              "reported_at": r.reported_at.isoformat()}
-            for r in s.execute(select(CaseReporter).where(CaseReporter.case_id == case.id)
-                               .order_by(CaseReporter.id)).scalars()]
+            for r in run(q["reporters"])]
         view["ledger"] = [
             {"seq": e.seq, "at": e.at.isoformat(), "trigger": e.trigger, "from": e.from_state, "to": e.to_state,
              "workflow": e.workflow, "workflow_version": e.workflow_version, "actor_id": e.actor_id,
              "role": e.actor_role, "client": e.client, "payload": e.payload, "comment": e.comment}
-            for e in s.execute(select(LedgerEntry).where(LedgerEntry.item_type == "case",
-                                                         LedgerEntry.item_id == case.id)
-                               .order_by(LedgerEntry.seq)).scalars()]
+            for e in run(q["ledger"])]
         return view
+
+
+@per_thread
+def _detail_queries() -> dict[str, Any]:
+    """The parts of a case's detail (``case_id`` bound at execution), built once per thread: plain
+    SQL on the tables' columns, no ORM objects (the detail only shows them); a part's department
+    name is joined in (no query per part)."""
+    case_id = bindparam("case_id")
+    dl, cp, dep = Deadline.__table__.c, CaseParticipant.__table__.c, Department.__table__
+    sv, rp, le = Supervision.__table__.c, CaseReporter.__table__.c, LedgerEntry.__table__.c
+    return {
+        "deadlines": select(dl.id, dl.key, dl.state, dl.clock, dl.due_at, dl.status, dl.remaining_s)
+        .where(dl.item_type == "case", dl.item_id == case_id).order_by(dl.id),
+        "participants": select(cp.id, cp.department_id, dep.c.name.label("department"), cp.role, cp.state,
+                               cp.signed_at, cp.reported_at, cp.result)
+        .select_from(CaseParticipant.__table__.outerjoin(dep, dep.c.id == cp.department_id))
+        .where(cp.case_id == case_id).order_by(cp.id),
+        # oldest first, as ``supervision.supervisions`` orders them
+        "supervisions": select(sv.id, sv.method, sv.by_id, sv.by_name, sv.at, sv.requirement, sv.due_by,
+                               sv.department_id)
+        .where(sv.case_id == case_id).order_by(sv.at, sv.id),
+        "reporters": select(rp.channel, rp.external_ref, rp.name, rp.phone, rp.device_id, rp.evidence_refs,
+                            rp.merged_from_case_id, rp.reported_at)
+        .where(rp.case_id == case_id).order_by(rp.id),
+        "ledger": select(le.seq, le.at, le.trigger, le.from_state, le.to_state, le.workflow, le.workflow_version,
+                         le.actor_id, le.actor_role, le.client, le.payload, le.comment)
+        .where(le.item_type == "case", le.item_id == case_id).order_by(le.seq),
+    }
 
 
 def _iso(t: Any) -> str | None:
@@ -324,7 +535,7 @@ def _iso(t: Any) -> str | None:
 @blp.route("/<int:case_id>/<string:action>")
 class CaseAction(MethodView):
     @idempotent
-    @blp.arguments(CaseActionSchema)
+    @blp.arguments(CaseActionSchema())
     @blp.response(200, CaseSchema)
     def post(self, body: dict[str, Any], case_id: int, action: str) -> dict[str, Any]:
         """Take one step: register, verify, void, merge, change-tier, dispatch, redispatch, add-cooperating,
@@ -335,11 +546,10 @@ class CaseAction(MethodView):
         assert actor is not None
         if action not in ACTIONS:
             raise NotFound(f"no case action {action!r}")
-        visible_case(actor, case_id)
+        require_visible(actor, case_id)
         _, call = ACTIONS[action]
         case = call(db.session(), get_catalog(), case_id, actor, body)
-        db.session.refresh(case)
-        return case_view(case, actor)
+        return load_case_view(actor, case.id, reload=True)[1]  # the case as the step left it
 
 
 def _category_id(body: dict[str, Any]) -> int | None:
@@ -356,24 +566,23 @@ def _category_id(body: dict[str, Any]) -> int | None:
 @blp.route("/<int:case_id>/reclassify")
 class CaseReclassify(MethodView):
     @idempotent
-    @blp.arguments(CaseReclassifySchema)
+    @blp.arguments(CaseReclassifySchema())
     @blp.response(200, CaseSchema)
     def post(self, body: dict[str, Any], case_id: int) -> dict[str, Any]:
         """Correct the category (类别) and/or grid (网格) before dispatch (dispatcher; ledgered as
         ``reclassify``). The same values again change nothing; after dispatch 409."""
         actor = current_actor()
         assert actor is not None
-        visible_case(actor, case_id)
+        require_visible(actor, case_id)
         case = reclassify.reclassify(db.session(), case_id, actor=actor, category_id=_category_id(body),
                                      grid_id=_grid_id(body), reason=body["reason"], comment=body["comment"])
-        db.session.refresh(case)
-        return case_view(case, actor)
+        return load_case_view(actor, case.id, reload=True)[1]
 
 
 @blp.route("/<int:case_id>/public")
 class CasePublic(MethodView):
     @idempotent
-    @blp.arguments(CasePublicSchema)
+    @blp.arguments(CasePublicSchema())
     @blp.response(200, CaseSchema)
     def post(self, body: dict[str, Any], case_id: int) -> dict[str, Any]:
         """Show (``public: true``) or hide the case on the public Open311 GET endpoints, with a reason
@@ -381,16 +590,15 @@ class CasePublic(MethodView):
         archived case is read-only (409)."""
         actor = current_actor()
         assert actor is not None
-        visible_case(actor, case_id)
+        require_visible(actor, case_id)
         case = open311.set_public(db.session(), case_id, actor=actor, public=body["public"], reason=body["reason"])
-        db.session.refresh(case)
-        return case_view(case, actor)
+        return load_case_view(actor, case.id, reload=True)[1]
 
 
 @blp.route("/<int:case_id>/urgent")
 class CaseUrgent(MethodView):
     @idempotent
-    @blp.arguments(CaseUrgentSchema)
+    @blp.arguments(CaseUrgentSchema())
     @blp.response(200, CaseSchema)
     def post(self, body: dict[str, Any], case_id: int) -> dict[str, Any]:
         """Mark an open case urgent (紧急, ``urgent: true``; its commanders are notified at once) or
@@ -398,8 +606,7 @@ class CaseUrgent(MethodView):
         change). The value the case already has changes nothing; a closed, archived or void case 409."""
         actor = current_actor()
         assert actor is not None
-        visible_case(actor, case_id)
+        require_visible(actor, case_id)
         case = urgent.set_urgent(db.session(), get_catalog(), case_id, actor=actor, urgent=body["urgent"],
                                  reason=body["reason"], comment=body["comment"])
-        db.session.refresh(case)
-        return case_view(case, actor)
+        return load_case_view(actor, case.id, reload=True)[1]
