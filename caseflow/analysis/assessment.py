@@ -52,8 +52,8 @@ from caseflow.models import (
 from caseflow.models.analysis import MIN_STREET_SHARE, AssessmentConfig, ScoringRule
 from caseflow.services import returns
 
-from .case_facts import UNSATISFIED_MAX_GRADE
-from .indicators import ARRIVAL_LIMIT_S, HANDLING_DEADLINES
+from .case_facts import HANDLING_DEADLINES, UNSATISFIED_MAX_GRADE
+from .indicators import ARRIVAL_LIMIT_S
 from .periods import Period
 from .sql import dialect_for, no_jit
 

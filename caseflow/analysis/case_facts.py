@@ -24,13 +24,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from caseflow.models import Case, LedgerEntry
+from caseflow.models import Case, Deadline, LedgerEntry
 from caseflow.models.analysis import CaseFact
+from caseflow.services import returns
 
 from .periods import Period
 from .sql import no_jit
 
 DISPATCH_TRIGGERS = ("dispatch", "start_joint_handling")
+# The handling limits whose firing makes a closure late (on-time closure, see indicators).
+HANDLING_DEADLINES = ("sign", "handle", "check", "coordinate")
 # The ledger triggers the facts fold (others, e.g. archive or supervise, are skipped).
 TIMELINE_TRIGGERS = ("report", "register", "void", *DISPATCH_TRIGGERS, "redispatch", "sign", "report_result",
                      "check_pass", "check_fail", "request_extension", "approve_extension", "request_deferral",
@@ -42,7 +45,7 @@ UNSATISFIED_MAX_GRADE = 2
 # The fact columns, in the order both sources select them (after ``item_id``).
 COLUMNS = ("register_at", "registered_at", "voids", "dispatched_at", "redispatches", "signed_at", "result_at",
            "closed_at", "last_result_at", "last_pass_at", "checks", "reworks", "ext_requests", "ext_approved",
-           "def_requests", "def_approved", "callbacks", "satisfied", "unsatisfied", "grade_sum", "graded")
+           "def_requests", "def_approved", "callbacks", "satisfied", "unsatisfied", "grade_sum", "graded", "late")
 COUNTS = frozenset(c for c in COLUMNS if not c.endswith("_at"))
 
 
@@ -52,8 +55,14 @@ def _flag(cond: Any) -> Any:
 
 def from_ledger(ids: Any, as_of: datetime | None, *extra: Any) -> Any:
     """``item_id``, the fact columns, ``last_at`` and ``extra`` columns of ``ids`` for the cases in
-    ``ids`` (a subquery with a ``case_id`` column), folded from their ledger entries before
-    ``as_of`` (all when None).
+    ``ids`` (a subquery with ``case_id`` and ``department_id``, the case's holder), folded from
+    their ledger entries before ``as_of`` (all when None).
+
+    ``late`` (1/0): a handling limit of the case fired, leaving out limits that fell in a
+    returned department's time (:func:`caseflow.services.returns.fell_in_returned_time`).
+    ``last_at`` is the case's latest ledger entry of any kind: a limit's firing, a return's
+    decision and a supervision are ledgered on the case too, so a row whose ``last_at`` lies
+    before a report's ``as_of`` holds nothing that happened after it.
 
     The entries are read with the columns of the covering index ``ix_ledger_entry_timeline``
     only (index-only on PostgreSQL); callbacks, which need their payload's grade, come from
@@ -92,7 +101,6 @@ def from_ledger(ids: Any, as_of: datetime | None, *extra: Any) -> Any:
         count("approve_extension").label("ext_approved"),
         count("request_deferral").label("def_requests"),
         count("approve_deferral").label("def_approved"),
-        func.max(rows.c.at).label("last_at"),
     ).group_by(rows.c.item_id).subquery()
 
     grade = LedgerEntry.payload["grade"].as_integer()
@@ -100,22 +108,34 @@ def from_ledger(ids: Any, as_of: datetime | None, *extra: Any) -> Any:
         LedgerEntry.item_id, func.count().label("callbacks"),
         func.sum(_flag(grade >= SATISFIED_MIN_GRADE)).label("satisfied"),
         func.sum(_flag(grade <= UNSATISFIED_MAX_GRADE)).label("unsatisfied"),
-        func.sum(grade).label("grade_sum"), func.count(grade).label("graded"), func.max(LedgerEntry.at).label("at"),
+        func.sum(grade).label("grade_sum"), func.count(grade).label("graded"),
     ).join(ids, and_(LedgerEntry.item_type == "case", LedgerEntry.item_id == ids.c.case_id)).where(
         LedgerEntry.trigger == "callback", *([LedgerEntry.at < as_of] if as_of is not None else [])
     ).group_by(LedgerEntry.item_id).subquery()
 
+    # Probes of the partial index ix_deadline_fired (INCLUDE key: index-only), with an anti-join
+    # on the few return_request rows of those cases.
+    late = select(Deadline.item_id).join(ids, and_(Deadline.item_type == "case", Deadline.item_id == ids.c.case_id)
+                                         ).where(
+        Deadline.status == "fired", Deadline.key.in_(HANDLING_DEADLINES),
+        *([Deadline.due_at < as_of] if as_of is not None else []),
+        ~returns.fell_in_returned_time(Deadline.item_id, ids.c.department_id, Deadline.due_at, as_of),
+    ).group_by(Deadline.item_id).subquery()
+    latest = select(le.item_id, func.max(le.at).label("at")).join(
+        ids, and_(le.item_type == "case", le.item_id == ids.c.case_id)).where(*before).group_by(le.item_id).subquery()
+
     def col(name: str) -> Any:
         if name in ("callbacks", "satisfied", "unsatisfied", "grade_sum", "graded"):
             return func.coalesce(cb.c[name], 0).label(name)
+        if name == "late":
+            return _flag(late.c.item_id.is_not(None)).label(name)
         value = steps.c[name]
         return (func.coalesce(value, 0) if name in COUNTS else value).label(name)
 
-    # A callback comes after the close it follows, so it can be the case's latest entry.
-    last_at = case((or_(cb.c.at.is_(None), steps.c.last_at > cb.c.at), steps.c.last_at), else_=cb.c.at)
-    return select(ids.c.case_id.label("item_id"), *[col(c) for c in COLUMNS], last_at.label("last_at"), *extra
-                  ).select_from(
-        ids).outerjoin(steps, steps.c.item_id == ids.c.case_id).outerjoin(cb, cb.c.item_id == ids.c.case_id).where(
+    return select(ids.c.case_id.label("item_id"), *[col(c) for c in COLUMNS], latest.c.at.label("last_at"), *extra
+                  ).select_from(ids).outerjoin(steps, steps.c.item_id == ids.c.case_id).outerjoin(
+        cb, cb.c.item_id == ids.c.case_id).outerjoin(late, late.c.item_id == ids.c.case_id).outerjoin(
+        latest, latest.c.item_id == ids.c.case_id).where(
         # A WHERE of its own: SQLite reads "INSERT ... SELECT ... ON CONFLICT" only after one.
         ids.c.case_id.is_not(None))
 
@@ -139,13 +159,14 @@ def per_case(cohort: Any, period: Period, as_of: datetime) -> Any:
     # is joined to them once (a CTE read twice): the cases found there, and the few without
     # a current row, which are folded from the ledger.
     in_period = _period_rows(period, as_of)
-    joined = select(cohort.c.case_id, in_period.c.case_id.label("fact_id"), *[in_period.c[c] for c in COLUMNS]
+    joined = select(cohort.c.case_id, cohort.c.department_id, in_period.c.case_id.label("fact_id"),
+                    *[in_period.c[c] for c in COLUMNS]
                     ).select_from(cohort).outerjoin(in_period, and_(
                         in_period.c.case_id == cohort.c.case_id,
                         in_period.c.ledger_seq == cohort.c.ledger_seq)).cte("cohort_facts")
     current = select(joined.c.case_id.label("item_id"), *[joined.c[c] for c in COLUMNS]).where(
         joined.c.fact_id.is_not(None))
-    stale = select(joined.c.case_id).where(joined.c.fact_id.is_(None)).subquery("stale")
+    stale = select(joined.c.case_id, joined.c.department_id).where(joined.c.fact_id.is_(None)).subquery("stale")
     live = from_ledger(stale, as_of).subquery()
     return union_all(current, select(live.c.item_id, *[live.c[c] for c in COLUMNS])).subquery("per_case")
 
@@ -163,7 +184,9 @@ def refresh(session: Session, period: Period, as_of: datetime | None = None) -> 
     # A case is behind unless the period's rows hold it at its ledger head (a CTE: computed
     # once although the fold below reads it three times).
     held = _period_rows(period)
-    behind = select(Case.id.label("case_id"), Case.ledger_seq, Case.reported_at).outerjoin(
+    # A fact row also holds whether the case was late, which depends on its holder: a new
+    # holder comes with a ledger entry (dispatch, return), so the row is behind then too.
+    behind = select(Case.id.label("case_id"), Case.department_id, Case.ledger_seq, Case.reported_at).outerjoin(
         held, and_(held.c.case_id == Case.id, held.c.ledger_seq == Case.ledger_seq)).where(
         *conds, held.c.case_id.is_(None)).cte("behind")
     # Columns in the order of from_ledger's select (item_id is the case id).

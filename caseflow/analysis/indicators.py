@@ -80,6 +80,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    tuple_,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -88,7 +89,6 @@ from caseflow.errors import ValidationFailed
 from caseflow.models import (
     Case,
     Category,
-    Deadline,
     Department,
     Grid,
     Instruction,
@@ -109,7 +109,6 @@ STAGES = ("review", "dispatch", "sign", "handle", "check", "total")
 # Slices whose stage medians are computed by default (the total always has them).
 CASE_MEDIAN_SLICES = ("department",)
 INSTRUCTION_MEDIAN_SLICES = ("department", "area")
-HANDLING_DEADLINES = ("sign", "handle", "check", "coordinate")
 ARRIVAL_LIMIT_S = {"main_urban": 30 * 60, "other": 60 * 60}
 CLOSURE_TARGET = 0.95
 
@@ -214,16 +213,7 @@ def case_timeline(ctx: Context) -> Any:
         decisions, decisions.c.item_id == ReturnRequest.id).where(
         ReturnRequest.created_at < ctx.as_of).group_by(ReturnRequest.case_id).subquery()
 
-    # Cases that missed a handling limit (probes of the partial index ix_deadline_fired; its
-    # INCLUDE keeps them index-only), leaving out limits of a returned department's time (an
-    # anti-join on the few return_request rows of those cases).
-    late = select(Deadline.item_id).join(cohort, and_(Deadline.item_type == "case",
-                                                      Deadline.item_id == cohort.c.case_id)).where(
-        Deadline.status == "fired", Deadline.key.in_(HANDLING_DEADLINES), Deadline.due_at >= p.start_at,
-        Deadline.due_at < ctx.as_of,
-        ~returns.fell_in_returned_time(Deadline.item_id, cohort.c.department_id, Deadline.due_at, ctx.as_of),
-    ).group_by(Deadline.item_id).subquery()
-    overdue = late.c.item_id.is_not(None)
+    overdue = pc.late > 0  # a handling limit fired (case_facts: not in a returned department's time)
 
     closed = pc.closed_at.is_not(None)
     handle_from = func.coalesce(pc.signed_at, pc.dispatched_at, cohort.c.reported_at)
@@ -262,35 +252,61 @@ def case_timeline(ctx: Context) -> Any:
         case((pc.last_pass_at > pc.last_result_at, d.seconds(pc.last_pass_at, pc.last_result_at))).label("check_s"),
         d.seconds(pc.closed_at, cohort.c.reported_at).label("total_s"),
     ).select_from(cohort).outerjoin(pc_table, pc.item_id == cohort.c.case_id).outerjoin(
-        sup, sup.c.case_id == cohort.c.case_id).outerjoin(ret, ret.c.case_id == cohort.c.case_id).outerjoin(
-        late, late.c.item_id == cohort.c.case_id).cte("timeline")
+        sup, sup.c.case_id == cohort.c.case_id).outerjoin(ret, ret.c.case_id == cohort.c.case_id).cte("timeline")
 
 
 # --------------------------------------------------------------------------- grouping
 
 
+def _slice_column(dim: str) -> str:
+    return {"department": "department_id", "category": "category_id", "grid": "grid_id",
+            "area": "area_kind"}.get(dim, dim)
+
+
 def _slice_key(t: Any, dim: str) -> Any:
     if dim == "total":
         return cast(null(), String)
-    name = {"department": "department_id", "category": "category_id", "grid": "grid_id",
-            "area": "area_kind"}.get(dim, dim)
-    return cast(t.c[name], String)
+    return cast(t.c[_slice_column(dim)], String)
 
 
 def _grouped(t: Any, dims: tuple[str, ...], aggregates: list[Any], dialect: Dialect,
              stage_cols: tuple[str, ...], median_dims: tuple[str, ...]) -> Any:
-    """UNION ALL of one GROUP BY per slice (plus the total), with medians on PostgreSQL."""
+    """One row per slice key (plus the total), with medians on PostgreSQL.
+
+    PostgreSQL: two GROUPING SETS passes over the timeline, one with medians (the total and
+    ``median_dims``, sorted) and one without (the other slices, hashed), instead of a pass per
+    slice. Elsewhere: UNION ALL of one GROUP BY per slice.
+    """
+    if dialect.postgres:
+        with_medians = [d for d in dims if d in median_dims]
+        plain = [d for d in dims if d not in median_dims]
+        passes = [_grouping_sets(t, ["total", *with_medians], aggregates, stage_cols, True)]
+        if plain:
+            passes.append(_grouping_sets(t, plain, aggregates, stage_cols, False))
+        return union_all(*passes) if len(passes) > 1 else passes[0]
     branches = []
     for dim in ("total", *dims):
         key = _slice_key(t, dim)
-        cols = [literal(dim).label("dim"), key.label("key"), *aggregates]
-        if dialect.postgres:
-            with_median = dim == "total" or dim in median_dims
-            cols += [(func.percentile_cont(0.5).within_group(t.c[f"{s}_s"]) if with_median
-                      else cast(null(), Float)).label(f"{s}_median") for s in stage_cols]
-        q = select(*cols).select_from(t)
+        q = select(literal(dim).label("dim"), key.label("key"), *aggregates).select_from(t)
         branches.append(q if dim == "total" else q.group_by(key))
     return union_all(*branches)
+
+
+def _grouping_sets(t: Any, dims: list[str], aggregates: list[Any], stage_cols: tuple[str, ...],
+                   medians: bool) -> Any:
+    """A ``GROUP BY GROUPING SETS`` over ``dims`` ("total" is the empty set); ``dim`` and ``key``
+    of each row from ``GROUPING()``: the one grouped column of its set, none for the total."""
+    columns = {d: t.c[_slice_column(d)] for d in dims if d != "total"}
+    which = [(func.grouping(col) == 0, d, col) for d, col in columns.items()]
+    dim = case(*[(cond, literal(d)) for cond, d, _ in which], else_=literal("total")) if which else literal("total")
+    key = (case(*[(cond, cast(col, String)) for cond, _, col in which], else_=cast(null(), String))
+           if which else cast(null(), String))
+    sets = [tuple_(col) for col in columns.values()] + ([tuple_()] if "total" in dims else [])
+    cols = [dim.label("dim"), key.label("key"), *aggregates]
+    cols += [(func.percentile_cont(0.5).within_group(t.c[f"{s}_s"]) if medians
+              else cast(null(), Float)).label(f"{s}_median") for s in stage_cols]
+    q = select(*cols).select_from(t)
+    return q.group_by(func.grouping_sets(*sets)) if sets else q
 
 
 def _medians_portable(session: Session, t: Any, dims: tuple[str, ...],
@@ -391,7 +407,8 @@ def _case_metrics(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def case_indicators(session: Session, ctx: Context, slices: tuple[str, ...] | list[str] = CASE_SLICES,
-                    median_slices: tuple[str, ...] | list[str] = CASE_MEDIAN_SLICES) -> dict[str, Any]:
+                    median_slices: tuple[str, ...] | list[str] = CASE_MEDIAN_SLICES,
+                    refresh_facts: bool = True) -> dict[str, Any]:
     """The case indicators of the period: ``{"total": {...}, "by": {slice: [{key, label, ...}]}}``.
 
     Stage medians are computed for the total and for ``median_slices`` (each median is a sort
@@ -399,7 +416,8 @@ def case_indicators(session: Session, ctx: Context, slices: tuple[str, ...] | li
     """
     dims = _check_slices(slices, CASE_SLICES)
     median_slices = _check_slices(median_slices, CASE_SLICES)
-    case_facts.refresh(session, ctx.period, ctx.as_of)  # only the cases whose ledger moved since
+    if refresh_facts:  # only the cases whose ledger moved since; the query reads any other from the ledger
+        case_facts.refresh(session, ctx.period, ctx.as_of)
     t = case_timeline(ctx)
     aggregates = [func.count().label("reported")]
     aggregates += [func.coalesce(func.sum(t.c[k]), 0).label(k) for k in CASE_COUNTS if k != "reported"]
@@ -544,8 +562,13 @@ def indicators(session: Session, period: Period, *, case_slices: tuple[str, ...]
                instruction_slices: tuple[str, ...] | list[str] = INSTRUCTION_SLICES,
                median_slices: tuple[str, ...] | list[str] | None = None,
                as_of: datetime | None = None, filters: Filters | None = None,
-               with_trend: bool = True, with_instructions: bool = True) -> dict[str, Any]:
+               with_trend: bool = True, with_instructions: bool = True,
+               refresh_facts: bool = True) -> dict[str, Any]:
     """Every indicator of ``period``: cases, and (optionally) instructions and the trend.
+
+    ``refresh_facts``: fold the period's cases whose ledger moved into ``case_fact`` first
+    (:func:`caseflow.analysis.case_facts.refresh`); without it the numbers are the same, read
+    from the ledger for those cases.
 
     ``median_slices`` (default: department and tier for cases, department and area for
     instructions) names the slices whose stage medians are computed besides the total.
@@ -558,7 +581,7 @@ def indicators(session: Session, period: Period, *, case_slices: tuple[str, ...]
     out: dict[str, Any] = {
         "period": period.as_dict(), "as_of": ctx.as_of.isoformat(), "filters": ctx.filters.as_dict(),
         "closure_target": CLOSURE_TARGET, "median_slices": list(case_medians),
-        "cases": case_indicators(session, ctx, case_slices, case_medians),
+        "cases": case_indicators(session, ctx, case_slices, case_medians, refresh_facts),
     }
     if with_instructions:
         out["instructions"] = instruction_indicators(session, ctx, instruction_slices, inst_medians)

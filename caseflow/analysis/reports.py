@@ -23,7 +23,7 @@ from caseflow.errors import NotFound
 from caseflow.models import Case, utcnow
 from caseflow.models.analysis import StoredReport
 
-from . import assessment, indicators, recurring
+from . import assessment, case_facts, indicators, recurring
 from .labels import key_label
 from .periods import DEFAULT_TZ, KINDS, Period, last_completed, period_of
 
@@ -133,7 +133,11 @@ def build_report(session: Session, period: Period, *, as_of: datetime | None = N
     started = time.perf_counter()
     as_of = as_of or utcnow()
     others = _beside(session, lambda s: _other_parts(s, period, as_of))
-    data = indicators.indicators(session, period, as_of=as_of, with_instructions=False, with_trend=False)
+    # The facts are refreshed by the other parts, after them: the case indicators read any case
+    # whose ledger moved from its ledger meanwhile (the same numbers; a period's first report,
+    # with none folded yet, pays for reading them all).
+    data = indicators.indicators(session, period, as_of=as_of, with_instructions=False, with_trend=False,
+                                 refresh_facts=False)
     data.update(others(), kind=period.kind, title=TITLES[period.kind], title_en=TITLES_EN[period.kind],
                 generated_at=utcnow().isoformat())
     data["highlights"] = highlights(data)
@@ -142,19 +146,21 @@ def build_report(session: Session, period: Period, *, as_of: datetime | None = N
 
 
 def _other_parts(session: Session, period: Period, as_of: datetime) -> dict[str, Any]:
-    """Everything of a report but the case indicators."""
+    """Everything of a report but the case indicators; then the period's case facts refreshed."""
     ctx = indicators.make_context(session, period, as_of)
     prev = period.previous()
     prev_n = session.execute(select(func.count()).select_from(Case).where(
         Case.reported_at >= prev.start_at, Case.reported_at < prev.end_at)).scalar() or 0
     session.rollback()
-    return {
+    out = {
         "instructions": indicators.instruction_indicators(session, ctx),
         "trend": indicators.trend(session, ctx),
         "previous": {"label": prev.label(), "start": prev.first_day.isoformat(), "reported": int(prev_n)},
         "recurring": recurring.recurring_problems(session, period, as_of=as_of),
         "assessment": assessment.assess(session, period, as_of),
     }
+    case_facts.refresh(session, period, as_of)
+    return out
 
 
 def _beside(session: Session, work: Callable[[Session], dict[str, Any]]) -> Callable[[], dict[str, Any]]:

@@ -96,6 +96,7 @@ class CaseFact(Base):
     unsatisfied: Mapped[int] = mapped_column(Integer, default=0)
     grade_sum: Mapped[int] = mapped_column(Integer, default=0)
     graded: Mapped[int] = mapped_column(Integer, default=0)
+    late: Mapped[int] = mapped_column(Integer, default=0)  # 1: a handling limit fired (not in returned time)
 
 
 class StoredReport(Base):

@@ -100,3 +100,7 @@ def test_the_other_report_parts_run_on_a_second_connection(session, world, month
     # The same numbers as the hand-built month's (test_indicators, test_reports).
     assert data["instructions"]["total"]["received"] == 5 and data["cases"]["total"]["closed"] == 3
     assert data["previous"]["reported"] == 1 and len(data["assessment"]["ranking"]) >= 2
+    # The case indicators read every case from its ledger (nothing folded yet); the other
+    # connection folded them afterwards, for the next report.
+    assert session.scalar(select(func.count()).select_from(CaseFact)) == 6
+    assert reports.build_report(session, MARCH)["cases"] == data["cases"]

@@ -21,7 +21,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from caseflow.analysis import assessment
+from caseflow.analysis import assessment, case_facts
 from caseflow.analysis import indicators as ind
 from caseflow.analysis.periods import parse_period, period_at
 from caseflow.deadlines.firing import fire_deadline
@@ -94,7 +94,7 @@ def test_python_helpers_agree_with_the_sql(session, world, may) -> None:
     for c in everything:
         fired = session.execute(select(Deadline.due_at).where(
             Deadline.item_type == "case", Deadline.item_id == c.id, Deadline.status == "fired",
-            Deadline.key.in_(ind.HANDLING_DEADLINES))).scalars().all()
+            Deadline.key.in_(case_facts.HANDLING_DEADLINES))).scalars().all()
         late = [svc.limit_counts_late(session, c.id, due) for due in fired]
         clock = clocks[c.number]
         assert late == [clock is None or due > clock for due in fired], c.number

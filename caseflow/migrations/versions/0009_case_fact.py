@@ -44,7 +44,7 @@ def upgrade() -> None:
         *_counts('redispatches'),
         *_times('signed_at', 'result_at', 'closed_at', 'last_result_at', 'last_pass_at'),
         *_counts('checks', 'reworks', 'ext_requests', 'ext_approved', 'def_requests', 'def_approved',
-                 'callbacks', 'satisfied', 'unsatisfied', 'grade_sum', 'graded'),
+                 'callbacks', 'satisfied', 'unsatisfied', 'grade_sum', 'graded', 'late'),
         sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_case_fact_case_id_case'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('case_id', name=op.f('pk_case_fact')),
     )
