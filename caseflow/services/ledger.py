@@ -39,33 +39,15 @@ def _hashed_values(v: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def append(
-    session: Session,
-    *,
-    item_type: str,
-    item_id: int,
-    trigger: str,
-    actor: Actor,
-    role: str,
-    at: datetime,
-    from_state: str | None,
-    to_state: str | None,
-    workflow: str = "",
-    workflow_version: int = 0,
-    payload: dict[str, Any] | None = None,
-    comment: str = "",
-    item: Any = None,
-) -> LedgerEntry:
-    """Add the item's next ledger entry. The caller holds the item's row lock.
+def append(session: Session, **fields: Any) -> LedgerEntry:
+    """Add the item's next ledger entry (the keywords of :func:`next_entry`). The caller holds
+    the item's row lock.
 
     ``item``: the workflow item as loaded under that lock, whose ``ledger_seq``/``ledger_head``
     give the chain's head without reading the ledger. Workflow items always get their head
     columns updated (on the loaded object, or by an UPDATE when the session has none).
     """
-    values = next_entry(session, item_type=item_type, item_id=item_id, trigger=trigger, actor=actor, role=role,
-                        at=at, from_state=from_state, to_state=to_state, workflow=workflow,
-                        workflow_version=workflow_version, payload=payload, comment=comment, item=item)
-    entry = LedgerEntry(**values)
+    entry = LedgerEntry(**next_entry(session, **fields))
     session.add(entry)
     return entry
 
