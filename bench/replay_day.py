@@ -25,7 +25,9 @@ What it does:
   to stdout and the full stats to a file.
 
 Against ``CASEFLOW_DATABASE_URL`` (a PostgreSQL server): the bench creates its own database
-``caseflow_replay_<random>`` and drops it after (``--keep-db`` keeps it).
+``caseflow_replay_<random>`` and drops it after (``--keep-db`` keeps it). When that server runs
+with ``autovacuum = off`` (the CI server does), ``bench/autovacuum.py`` vacuums and analyzes as
+the default daemon would, so the day is measured as a production server would run it.
 
 Last line: ``replay: cases=.. instructions=.. transitions=T seconds=S transitions_per_s=R p99_ms=P errors=E``
 where T counts ledger entries written (one per transition, creation included), S is the
@@ -392,6 +394,8 @@ def main() -> int:
     parser.add_argument("--profile", type=int, default=300, help="lifecycles profiled in process 0 (0: off)")
     parser.add_argument("--pgbench", action="store_true", help="also measure pgbench -N -c 2 -T 20")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--autovacuum-naptime", type=float, default=60.0,
+                        help="when the server's autovacuum is off, vacuum as it would every N seconds (bench/autovacuum.py)")
     args = parser.parse_args()
 
     server_url = os.environ.get("CASEFLOW_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -420,7 +424,11 @@ def main() -> int:
         seed_database(url)
         n = max(1, args.processes)
         profile_path = str(tmp / "replay.prof")
-        outs, seconds = run_processes(n, url, redis_server.url, jobs, args.profile, profile_path)
+        from autovacuum import Autovacuum
+
+        with Autovacuum(url, naptime=args.autovacuum_naptime) as vacuum:
+            outs, seconds = run_processes(n, url, redis_server.url, jobs, args.profile, profile_path)
+        print(f"replay: {vacuum.describe()}", flush=True)
         counts = count_rows(url)
         if args.profile:
             print(profile_summary(profile_path))
