@@ -83,9 +83,10 @@ MORE_PAGES: dict[str, tuple[str, frozenset[str]]] = {
     # The duty watch desk (caseflow/web/duty.py): emergency mode, rota and swaps, special periods, the log.
     "duty_console.watch": ("page.duty_watch", DUTY_WATCH_ROLES),
 }
-# Of those, the ones the navigation bar offers (the admin's tools are linked from /admin).
+# Of those, the ones the navigation bar offers (the admin's tools are linked from /admin; the
+# time-limit table is in the bar too, since dispatchers grade cases by it and have no /admin).
 NAV_MORE = ("instruction_ledger.page", "reports_console.index", "outbox_console.dead", "patrol.index",
-            "dispatch_queues.index", "duty_console.watch")
+            "dispatch_queues.index", "duty_console.watch", "time_limits_admin.page")
 
 
 def may_open(roles: Iterable[str], endpoint: str) -> bool:

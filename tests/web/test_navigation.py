@@ -64,3 +64,12 @@ def test_admin_links_only_for_admins(client, world) -> None:  # type: ignore[no-
 def test_the_reports_route_and_the_link_share_one_role_set() -> None:
     assert set(reports.ROLES) == set(REPORT_ROLES)
     assert all(may_open({role}, "reports_console.index") for role in REPORT_ROLES)
+
+
+@pytest.mark.parametrize("who, shown", [("dispatcher", True), ("admin", True), ("deputy", False),
+                                        ("san_handler", False)])
+def test_time_limit_table_in_the_top_bar_for_the_roles_that_read_it(client, world, who, shown) -> None:  # type: ignore[no-untyped-def]
+    as_person(client, world.people[who])
+    bar = nav(client.get("/").get_data(as_text=True))
+    assert ('href="/admin/time-limits"' in bar) is shown
+    assert (client.get("/admin/time-limits").status_code == 200) is shown  # the route agrees with the bar
