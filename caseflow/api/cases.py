@@ -130,6 +130,8 @@ ACTIONS: dict[str, tuple[str, Call]] = {
         s, c, i, actor=a, reason=_need(b, "reason"), comment=_c(b))),
     "reject-deferral": ("reject_deferral", lambda s, c, i, a, b: extension.reject_deferral(
         s, c, i, actor=a, reason=_need(b, "reason"), comment=_c(b))),
+    "withdraw-request": ("withdraw_request", lambda s, c, i, a, b: extension.withdraw_request(
+        s, c, i, actor=a, reason=b.get("reason") or "", comment=_c(b))),
     "resume": ("resume", lambda s, c, i, a, b: extension.resume(s, c, i, actor=a, reason=_need(b, "reason"),
                                                                 comment=_c(b))),
     "check-pass": ("check_pass", lambda s, c, i, a, b: closing.check_pass(
@@ -540,8 +542,13 @@ class CaseAction(MethodView):
     def post(self, body: dict[str, Any], case_id: int, action: str) -> dict[str, Any]:
         """Take one step: register, verify, void, merge, change-tier, dispatch, redispatch, add-cooperating,
         sign, sign-part, report-part, result, escalate, start-joint, apply-joint, approve-joint, supervise,
-        request-/approve-/reject-extension, request-/approve-/reject-deferral, resume, check-pass,
-        check-fail, archive, callback."""
+        request-/approve-/reject-extension, request-/approve-/reject-deferral, withdraw-request, resume,
+        check-pass, check-fail, archive, callback.
+
+        ``withdraw-request`` (撤回申请): the handler's department that asked takes its undecided
+        extension or deferral request back (optional ``reason``); no time limit changes. 409 when no
+        request awaits a decision (or, on a complex or difficult case, from a co-operating department),
+        403 for a handler of another department than the one that asked and for a dispatcher."""
         actor = current_actor()
         assert actor is not None
         if action not in ACTIONS:

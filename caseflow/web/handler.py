@@ -1,8 +1,9 @@
 """The handler's work (处置部门), made for a phone: my department's cases and instructions, sign,
 arrival report, result with photos from the camera, and a request to return a misrouted case.
 The lead department asks the dispatcher for more time (延期, with a duration) or to defer the
-case (缓办/挂账), and sees the request's state; a department in joint handling applies to bring
-in more departments (申请联合处置). These requests are done once however often the form is sent.
+case (缓办/挂账), sees the request's state and may withdraw it while undecided (撤回申请); a
+department in joint handling applies to bring in more departments (申请联合处置). These requests
+are done once however often the form is sent.
 A co-operating department (协办) of a complex or joint case signs for and reports on its own part.
 For an instruction that is not the unit's (or not the bureau's), the unit asks the liaison to
 transfer it or explain to 110 (申请移交, with a reason and a basis), as a case's return request.
@@ -264,11 +265,13 @@ def case_return_withdraw(case_id: int, request_id: int) -> Response:
     return back("handler_console.case", case_id=case_id)
 
 
-@bp.post("/cases/<int:case_id>/<any('request-extension', 'request-deferral', 'apply-joint'):action>")
+@bp.post("/cases/<int:case_id>/<any('request-extension', 'request-deferral', 'withdraw-request', "
+         "'apply-joint'):action>")
 @login_required(roles=ROLES)
 def case_request(case_id: int, action: str) -> Response:
-    """Ask for an extension (延期: duration and reason) or a deferral (缓办/挂账: reason), or apply
-    for joint handling (联合处置: reason, the departments suggested); done once per form."""
+    """Ask for an extension (延期: duration and reason) or a deferral (缓办/挂账: reason), withdraw
+    the one still waiting for the dispatcher (撤回申请: the department that asked, optional reason),
+    or apply for joint handling (联合处置: reason, the departments suggested); done once per form."""
     _visible("case", case_id, f"case {action}")
     _, actor = me()
     session, catalog = db.session(), get_catalog()
@@ -282,6 +285,8 @@ def case_request(case_id: int, action: str) -> Response:
         if action == "request-deferral":
             return extension.request_deferral(session, catalog, case_id, actor=actor,
                                               reason=form_text("reason", required=True))
+        if action == "withdraw-request":
+            return extension.withdraw_request(session, catalog, case_id, actor=actor, reason=form_text("reason"))
         return handling.apply_joint_handling(session, catalog, case_id, actor=actor,
                                              reason=form_text("reason", required=True),
                                              department_ids=whole_list("department_ids") or None)

@@ -696,6 +696,7 @@ MESSAGES.update({
     "trigger.request_deferral": {"zh": "申请缓办", "en": "Deferral asked"},
     "trigger.approve_deferral": {"zh": "同意缓办", "en": "Deferral approved"},
     "trigger.reject_deferral": {"zh": "驳回缓办", "en": "Deferral refused"},
+    "trigger.withdraw_request": {"zh": "撤回申请", "en": "Request withdrawn"},
     "trigger.resume": {"zh": "恢复办理", "en": "Resumed"},
     "trigger.change_tier": {"zh": "改变分级", "en": "Tier changed"},
     "trigger.restart": {"zh": "按新分级重新开始", "en": "Restarted on the new tier"},
@@ -982,6 +983,8 @@ MESSAGES.update({
     "action.request_deferral": {"zh": "申请缓办(挂账)", "en": "Ask for a deferral"},
     "request.decision.approved": {"zh": "已同意", "en": "approved"},
     "request.decision.refused": {"zh": "已驳回", "en": "refused"},
+    "request.decision.withdrawn": {"zh": "已撤回", "en": "withdrawn"},
+    "action.withdraw_request": {"zh": "撤回申请", "en": "Withdraw request"},
     "handler.joint": {"zh": "联合处置", "en": "Joint handling"},
     "handler.joint_pending": {"zh": "联合处置申请待区城运中心审批", "en": "Application awaiting the center"},
     "handler.joint_approved": {"zh": "联合处置申请已于 {when} 获批，相关部门已加入。",
@@ -992,6 +995,7 @@ MESSAGES.update({
     "action.apply_joint": {"zh": "申请联合处置", "en": "Apply for joint handling"},
     "flash.done.handler.request-extension": {"zh": "延期申请已提交，待调度员审批", "en": "Extension asked; awaiting the dispatcher"},
     "flash.done.handler.request-deferral": {"zh": "缓办申请已提交，待调度员审批", "en": "Deferral asked; awaiting the dispatcher"},
+    "flash.done.handler.withdraw-request": {"zh": "申请已撤回", "en": "Request withdrawn"},
     "flash.done.handler.apply-joint": {"zh": "联合处置申请已提交", "en": "Joint handling applied for"},
 })
 

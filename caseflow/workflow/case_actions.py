@@ -17,6 +17,7 @@ from caseflow.deadlines.scheduling import schedule_deadline
 from caseflow.errors import ValidationFailed
 from caseflow.models import Case, CaseParticipant, Deadline, Department, Supervision
 from caseflow.models.case_parts import SUPERVISION_METHODS
+from caseflow.services.access import deny
 from caseflow.services.active_records import require_active
 from caseflow.worktime import parse_duration
 
@@ -29,6 +30,7 @@ VOID_REASONS = ("duplicate", "out_of_scope", "not_registrable")
 SERVICE_MARKER = "_via_case_service"
 SERVICE_TOKEN = object()
 MAX_EXTENSION = timedelta(days=60)
+REQUEST_KINDS = ("extension", "deferral")  # a handler's requests to the dispatcher (延期 / 缓办·挂账)
 
 
 def _set_data(item: Any, **changes: Any) -> dict[str, Any]:
@@ -162,9 +164,12 @@ def is_deferred(item: object, ctx: TransitionContext) -> bool:
 
 @guard("request_pending")
 def request_pending(item: object, ctx: TransitionContext) -> bool:
-    """A handler's request of the kind this trigger answers (extension / deferral) awaits a decision."""
-    kind = "deferral" if "deferral" in ctx.trigger else "extension"
+    """A handler's request of the kind this trigger answers (extension / deferral) awaits a decision;
+    for ``withdraw_request``, one of either kind."""
     pending = (item.data or {}).get("pending_request") or {}  # type: ignore[attr-defined]
+    if ctx.trigger == "withdraw_request":
+        return pending.get("kind") in REQUEST_KINDS
+    kind = "deferral" if "deferral" in ctx.trigger else "extension"
     return pending.get("kind") == kind
 
 
@@ -396,7 +401,8 @@ def record_redispatch(item: object, ctx: TransitionContext) -> None:
 def record_request(item: object, ctx: TransitionContext) -> None:
     """A handler asks for an extension (延期: ``duration``) or deferral (缓办/挂账), with a reason."""
     kind = "deferral" if "deferral" in ctx.trigger else "extension"
-    entry = {"kind": kind, "reason": str(ctx.data.get("reason")), **_who(ctx)}
+    entry = {"kind": kind, "reason": str(ctx.data.get("reason")), "department_id": ctx.actor.department_id,
+             **_who(ctx)}
     if kind == "extension":
         entry["duration"] = str(ctx.data.get("duration"))
         _duration(ctx)
@@ -410,6 +416,26 @@ def refuse_request(item: object, ctx: TransitionContext) -> None:
     _append(item, "requests", {**(pending or {}), "decision": "refused", "decision_reason": str(ctx.data.get("reason")),
                                "decided_by": ctx.actor.person_id, "decided_at": ctx.now.isoformat()})
     _set_data(item, pending_request=None)
+
+
+@action("record_withdrawal")
+def record_withdrawal(item: object, ctx: TransitionContext) -> None:
+    """The department that asked takes its undecided request back (撤回申请), with an optional reason.
+
+    Kept like a refusal, with the decision ``withdrawn``; nothing was granted, so no time limit
+    moves. Only the asking department may: a request kept before requests named their
+    department counts as the holder's.
+    """
+    pending = dict((item.data or {}).get("pending_request") or {})  # type: ignore[attr-defined]
+    asked_by = pending.get("department_id", getattr(item, "department_id", None))
+    if ctx.actor.department_id is None or ctx.actor.department_id != asked_by:
+        raise deny(ctx.actor, ctx.trigger, f"case {item.id}",  # type: ignore[attr-defined]
+                   "only the department that asked may withdraw the request")
+    _append(item, "requests", {**pending, "decision": "withdrawn", "decision_reason": str(ctx.data.get("reason") or ""),
+                               "decided_by": ctx.actor.person_id, "decided_at": ctx.now.isoformat()})
+    _set_data(item, pending_request=None)
+    ctx.ledger_extra.update(request_kind=pending.get("kind"), requested_at=pending.get("at"),
+                            requested_by=pending.get("person_id"), requesting_department_id=asked_by)
 
 
 def _decide(item: Any, ctx: TransitionContext, extra: dict[str, Any]) -> dict[str, Any]:
