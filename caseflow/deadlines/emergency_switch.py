@@ -31,10 +31,10 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caseflow.effects import Effects
 from caseflow.models import ITEM_MODELS, EmergencyPeriod, EscalationRun, utcnow
 from caseflow.security.actor import Actor
 from caseflow.services import ledger
+from caseflow.services.unit_of_work import transaction
 from caseflow.workflow.engine import WorkflowCatalog
 
 from .emergency import emergency_active
@@ -92,8 +92,7 @@ def switch_run(session: Session, catalog: WorkflowCatalog, run_id: int) -> bool:
     emergency mode now; commits. Returns whether it switched."""
     from caseflow.services import transition  # transition imports the deadline engine
 
-    effects = Effects()
-    try:
+    with transaction(session) as effects:
         ref = session.execute(select(EscalationRun.item_type, EscalationRun.item_id)
                               .where(EscalationRun.id == run_id)).first()
         if ref is None:
@@ -132,12 +131,6 @@ def switch_run(session: Session, catalog: WorkflowCatalog, run_id: int) -> bool:
             item=item,
         )
         effects.add(f"schedule escalation {run.id}", schedule_round, run.id, round_number(run), next_at)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        effects.discard()
-        raise
-    effects.dispatch()
     return True
 
 

@@ -36,6 +36,7 @@ from caseflow.extensions import get_queue
 from caseflow.models import Notification, utcnow
 from caseflow.notify.channels import Channel, DeliveryError, OutgoingMessage
 from caseflow.notify.registry import MAX_ATTEMPTS, backoff_seconds
+from caseflow.services.unit_of_work import transaction
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def _claim(session: Session, notification_id: int, channels: Mapping[str, Channe
 
 def _record(session: Session, notification_id: int, error: DeliveryError | None) -> tuple[str, Notification | None]:
     """Step 3 of :func:`deliver`: store the outcome of the attempt."""
-    try:
+    with transaction(session):
         row = _lock(session, notification_id)
         if row is None:
             session.rollback()
@@ -180,11 +181,7 @@ def _record(session: Session, notification_id: int, error: DeliveryError | None)
             row.next_attempt_at = now + timedelta(seconds=backoff_seconds(row.attempts))
             row.last_error = error.message
             outcome = "retry"
-        session.commit()
-        return outcome, row
-    except BaseException:
-        session.rollback()
-        raise
+    return outcome, row
 
 
 def deliver(session: Session, notification_id: int, channels: Mapping[str, Channel]) -> str:
@@ -241,7 +238,7 @@ def retry_dead(session: Session, notification_id: int, effects: Effects | None =
     until the next attempt replaces it.
     """
     effects = effects if effects is not None else Effects()
-    try:
+    with transaction(session, effects):
         row = _lock(session, notification_id)
         if row is None:
             raise NotFound(f"notification {notification_id} not found")
@@ -252,10 +249,4 @@ def retry_dead(session: Session, notification_id: int, effects: Effects | None =
         row.attempts = 0
         row.next_attempt_at = utcnow()
         effects.add(f"deliver notification {row.id}", schedule_delivery, row.id, 0)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        effects.discard()
-        raise
-    effects.dispatch()
     return row

@@ -11,12 +11,12 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caseflow.effects import Effects
 from caseflow.errors import Conflict, NotFound, ValidationFailed
 from caseflow.models import Center, EmergencyPeriod, utcnow
 from caseflow.models.duty import EMERGENCY_KINDS
 from caseflow.security.actor import Actor
 from caseflow.services import ledger
+from caseflow.services.unit_of_work import transaction
 from caseflow.workflow.engine import WorkflowCatalog, get_catalog
 
 from .common import require_role
@@ -58,8 +58,7 @@ def declare(session: Session, center_id: int, kind: str, reason: str, scope: str
         raise ValidationFailed("reason is required", field="reason")
     if not (scope or "").strip():
         raise ValidationFailed("scope is required", field="scope")
-    effects = Effects()
-    try:
+    with transaction(session) as effects:
         _lock_center(session, center_id)
         current = active_period(session, center_id)
         if current is not None:
@@ -76,12 +75,6 @@ def declare(session: Session, center_id: int, kind: str, reason: str, scope: str
         from .rota import warn_gaps  # rota imports this module
 
         warn_gaps(session, center_id, 1, now, effects=effects, commit=False)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        effects.discard()
-        raise
-    effects.dispatch()
     _switch_chains(session, catalog, center_id)
     return period
 
@@ -102,7 +95,7 @@ def end(session: Session, period_id: int, summary: str, *, actor: Actor) -> Emer
     role = require_role(actor, DECLARE_ROLES, "ending emergency mode")
     if not (summary or "").strip():
         raise ValidationFailed("summary is required to end emergency mode", field="summary")
-    try:
+    with transaction(session):
         period = session.get(EmergencyPeriod, period_id)
         if period is None:
             raise NotFound(f"emergency period {period_id} not found")
@@ -117,8 +110,4 @@ def end(session: Session, period_id: int, summary: str, *, actor: Actor) -> Emer
         ledger.append(session, item_type="center", item_id=period.center_id, trigger="end_emergency", actor=actor,
                       role=role, at=now, from_state="emergency", to_state="normal",
                       payload={"period_id": period.id, "summary": period.summary})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return period

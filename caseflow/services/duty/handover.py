@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caseflow.effects import Effects
 from caseflow.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from caseflow.models import DutyShift, Handover, HandoverItem, utcnow
 from caseflow.security.actor import Actor
 from caseflow.services import transition
+from caseflow.services.unit_of_work import transaction
 from caseflow.workflow.engine import WorkflowCatalog
 
 from .common import local, pin_deadline
@@ -53,8 +53,7 @@ def incoming_shift_of(session: Session, shift: DutyShift) -> DutyShift | None:
 
 def open_handover(session: Session, catalog: WorkflowCatalog, shift_id: int, *, actor: Actor) -> Handover:
     """The outgoing lead opens the handover: shift -> handing_over, items collected. Commits."""
-    effects = Effects()
-    try:
+    with transaction(session) as effects:
         shift = transition.lock_item(session, "duty_shift", shift_id)
         assert isinstance(shift, DutyShift)
         if actor.person_id is None or actor.person_id != shift.lead_id:
@@ -71,12 +70,6 @@ def open_handover(session: Session, catalog: WorkflowCatalog, shift_id: int, *, 
                          trigger="open", effects=effects, commit=False)
         collect_items(session, catalog, handover)
         pin_deadline(session, handover, "complete", handover_deadline(shift), effects)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        effects.discard()
-        raise
-    effects.dispatch()
     return handover
 
 
@@ -97,7 +90,7 @@ def collect_items(session: Session, catalog: WorkflowCatalog, handover: Handover
 
 def refresh_items(session: Session, catalog: WorkflowCatalog, handover_id: int, *, actor: Actor) -> list[HandoverItem]:
     """While the handover is being prepared, pick up items that opened since; commits."""
-    try:
+    with transaction(session):
         h = transition.lock_item(session, "handover", handover_id)
         assert isinstance(h, Handover)
         if h.state != "open":
@@ -105,10 +98,6 @@ def refresh_items(session: Session, catalog: WorkflowCatalog, handover_id: int, 
         if actor.person_id != h.outgoing_shift.lead_id:
             raise PermissionDenied("only the outgoing lead refreshes the handover")
         added = collect_items(session, catalog, h)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return added
 
 
@@ -131,9 +120,8 @@ def accept_all(session: Session, catalog: WorkflowCatalog, handover_id: int, *, 
     when accepted alone. Returns the items accepted (none when nothing was pending). Commits."""
     if kind is not None and kind not in KIND_LABELS:
         raise ValidationFailed(f"kind must be one of {', '.join(KIND_LABELS)}", field="kind")
-    effects = Effects()
     accepted: list[HandoverItem] = []
-    try:
+    with transaction(session) as effects:
         h = transition.lock_item(session, "handover", handover_id)
         query = select(HandoverItem).where(HandoverItem.handover_id == handover_id, HandoverItem.status == "pending")
         if kind is not None:
@@ -151,12 +139,6 @@ def accept_all(session: Session, catalog: WorkflowCatalog, handover_id: int, *, 
                              data={"item_id": row.id, "note": note, "all": True}, comment="", effects=effects,
                              locked=h, flush=False)
             accepted.append(row)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        effects.discard()
-        raise
-    effects.dispatch()
     return accepted
 
 
@@ -171,18 +153,11 @@ def add_note(session: Session, catalog: WorkflowCatalog, handover_id: int, note:
 
 def submit(session: Session, catalog: WorkflowCatalog, handover_id: int, *, actor: Actor) -> Handover:
     """The outgoing lead hands the checklist to the incoming lead; the deadline stays at 08:30 + grace."""
-    effects = Effects()
-    try:
+    with transaction(session) as effects:
         h = transition.apply(session, catalog, "handover", handover_id, "submit", actor=actor, data={},
                              comment="", effects=effects)
         assert isinstance(h, Handover)
         pin_deadline(session, h, "complete", handover_deadline(h.outgoing_shift), effects)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        effects.discard()
-        raise
-    effects.dispatch()
     return h
 
 
@@ -208,8 +183,7 @@ def complete(session: Session, catalog: WorkflowCatalog, handover_id: int, *, ac
     In the same transaction the outgoing shift closes and the incoming one goes on duty;
     after commit the people coming on shift get the open items.
     """
-    effects = Effects()
-    try:
+    with transaction(session) as effects:
         h = transition.apply(session, catalog, "handover", handover_id, "accept", actor=actor, data={},
                              comment="", effects=effects)
         assert isinstance(h, Handover)
@@ -230,12 +204,6 @@ def complete(session: Session, catalog: WorkflowCatalog, handover_id: int, *, ac
                                                           "items": [r.id for r in rows]},
             effects=effects,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        effects.discard()
-        raise
-    effects.dispatch()
     return h
 
 
@@ -248,9 +216,8 @@ def send_reminders(session: Session, now: datetime | None = None, minutes_before
     """
     now = now or utcnow()
     window = timedelta(minutes=int_setting("HANDOVER_REMINDER_MIN") if minutes_before is None else minutes_before)
-    effects = Effects()
     count = 0
-    try:
+    with transaction(session) as effects:
         shifts = session.execute(select(DutyShift).where(
             DutyShift.state == "on_duty", DutyShift.ends_at <= now + window, DutyShift.ends_at > now - window,
         )).scalars().all()
@@ -264,12 +231,6 @@ def send_reminders(session: Session, now: datetime | None = None, minutes_before
                 effects=effects,
             )
             count += 1
-        session.commit()
-    except BaseException:
-        session.rollback()
-        effects.discard()
-        raise
-    effects.dispatch()
     return count
 
 
