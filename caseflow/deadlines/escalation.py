@@ -52,6 +52,7 @@ from caseflow.notify import outbox
 from caseflow.security.actor import Actor
 from caseflow.services import ledger
 from caseflow.services.access import deny, record_audit
+from caseflow.services.unit_of_work import transaction
 from caseflow.worktime import parse_duration
 from caseflow.workflow.definition import StepSpec
 from caseflow.workflow.engine import WorkflowCatalog
@@ -320,8 +321,7 @@ def advance(session: Session, catalog: WorkflowCatalog, run_id: int) -> str:
     """
     from caseflow.services import transition  # transition imports deadlines at import time
 
-    effects = Effects()
-    try:
+    with transaction(session) as effects:
         ref = _run_ref(session, run_id)
         if ref is None:
             session.rollback()
@@ -329,8 +329,9 @@ def advance(session: Session, catalog: WorkflowCatalog, run_id: int) -> str:
         item = transition.lock_item(session, ref.item_type, ref.item_id)
         run = _lock_run(session, run_id)
         if run.status != "active":
+            status = run.status  # read before the rollback expires it (a reload would open a transaction)
             session.rollback()
-            return f"already {run.status}"
+            return f"already {status}"
         now = utcnow()
         if run.next_at is None or now < run.next_at:
             session.rollback()
@@ -349,12 +350,6 @@ def advance(session: Session, catalog: WorkflowCatalog, run_id: int) -> str:
         _move_on(run, now)
         if run.status == "active" and run.next_at is not None:
             effects.add(f"schedule escalation {run.id}", schedule_round, run.id, round_number(run), run.next_at)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        effects.discard()
-        raise
-    effects.dispatch()
     return "notified"
 
 

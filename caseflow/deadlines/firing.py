@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from caseflow.effects import Effects
 from caseflow.models import Deadline, utcnow
 from caseflow.observability.metrics import observe_deadline_lag
 from caseflow.security.actor import Actor
 from caseflow.services import ledger, transition
+from caseflow.services.unit_of_work import transaction
 from caseflow.workflow.engine import WorkflowCatalog
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,7 @@ def fire_deadline(session: Session, catalog: WorkflowCatalog, deadline_id: int) 
     Locks the row; does nothing unless it is still pending, due, and the item is in the
     same state visit (``state_seq``) that armed it. Firing twice is therefore harmless.
     """
-    effects = Effects()
-    try:
+    with transaction(session) as effects:
         ref = session.execute(
             select(Deadline.item_type, Deadline.item_id, Deadline.status).where(Deadline.id == deadline_id)
         ).first()
@@ -84,12 +83,6 @@ def fire_deadline(session: Session, catalog: WorkflowCatalog, deadline_id: int) 
             # After the trigger: the chain runs while the item stays in the state expiry put
             # it in (e.g. ``late``), and stops when it leaves that state.
             start_chain(session, catalog, item, chain, now, effects, deadline=row)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        effects.discard()
-        raise
-    effects.dispatch()
     observe_deadline_lag((now - row.due_at).total_seconds())  # after commit: only real firings
     return FireOutcome("fired", deadline_id)
 
@@ -101,12 +94,15 @@ def _not_fired(session: Session, deadline_id: int, now: datetime) -> FireOutcome
         select(Deadline).where(Deadline.id == deadline_id).with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
-    if row.status != "pending":
+    # Read before rolling back: the rollback expires the row, and reading it after would
+    # reload it and leave a transaction open.
+    status, due_at = row.status, row.due_at
+    if status != "pending":
         session.rollback()
-        return FireOutcome(f"already {row.status}", deadline_id)
-    if now < row.due_at:
+        return FireOutcome(f"already {status}", deadline_id)
+    if now < due_at:
         session.rollback()
-        return FireOutcome("early", deadline_id, (row.due_at - now).total_seconds())
+        return FireOutcome("early", deadline_id, (due_at - now).total_seconds())
     row.fire_attempts += 1
     row.status = "cancelled"
     row.cancelled_at = now

@@ -129,14 +129,15 @@ def _missing_channel_error(name: str) -> str:
 
 def _claim(session: Session, notification_id: int, channels: Mapping[str, Channel]) -> tuple[str, OutgoingMessage | None]:
     """Step 1 of :func:`deliver`; returns the outcome so far and the message to send."""
-    try:
+    with transaction(session):
         row = _lock(session, notification_id)
         if row is None:
             session.rollback()
             return "missing", None
         if row.status != "pending":
+            status = row.status  # read before the rollback expires it (a reload would open a transaction)
             session.rollback()
-            return f"already {row.status}", None
+            return f"already {status}", None
         now = utcnow()
         if row.next_attempt_at > now:
             session.rollback()  # a duplicate job, or another worker holds the lease
@@ -153,11 +154,7 @@ def _claim(session: Session, notification_id: int, channels: Mapping[str, Channe
             channel=row.channel, address=row.address, subject=row.subject, body=row.body,
             payload=dict(row.payload or {}), message_id=f"notification-{row.id}",
         )
-        session.commit()
-        return "claimed", message
-    except BaseException:
-        session.rollback()
-        raise
+    return "claimed", message
 
 
 def _record(session: Session, notification_id: int, error: DeliveryError | None) -> tuple[str, Notification | None]:

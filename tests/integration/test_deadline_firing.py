@@ -68,6 +68,7 @@ def test_never_fires_early(session, catalog, world) -> None:  # type: ignore[no-
     row = pending_row(session, ins, "sign")
     outcome = firing.fire_deadline(session, catalog, row.id)
     assert outcome.result == "early"
+    assert not session.in_transaction()  # nothing reloaded after its rollback (no idle transaction)
     assert 4 * 60 < outcome.seconds_early <= 5 * 60
     session.refresh(row)
     assert row.status == "pending" and row.fired_at is None

@@ -184,6 +184,7 @@ def test_stops_when_the_item_leaves_the_state(session, catalog, world) -> None: 
     assert run.status == "stopped" and run.next_at is None
     assert len(notices(session, run.id)) == 2  # the deputy was never bothered
     assert escalation.advance(session, catalog, run.id) == "already stopped"
+    assert not session.in_transaction()  # nothing reloaded after its rollback (no idle transaction)
 
 
 def test_explaining_a_delay_does_not_stop_the_chain(session, catalog, world) -> None:  # type: ignore[no-untyped-def]

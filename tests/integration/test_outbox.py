@@ -124,6 +124,7 @@ def test_dead_after_max_attempts_and_retry_from_the_console(app, session, receiv
     assert len(receiver.requests) == MAX_ATTEMPTS
     make_due(session, row.id)
     assert outbox.deliver(session, row.id, channels) == "already dead"
+    assert not session.in_transaction()  # nothing reloaded after its rollback (no idle transaction)
     assert len(receiver.requests) == MAX_ATTEMPTS
 
     receiver.reply_with(200)
