@@ -10,7 +10,7 @@ every ``naptime`` seconds (default 60, as ``autovacuum_naptime``) it vacuums eac
 dead rows than ``50 + 0.2 x reltuples`` and analyzes each with more changes than
 ``50 + 0.1 x reltuples`` (the default thresholds and scale factors), throttled like the daemon
 (``vacuum_cost_delay = 2ms``, ``vacuum_cost_limit = 200``). Its CPU counts in the bench, as the
-daemon's would. When the server's autovacuum is on, it does nothing.
+daemon's would. When the server's autovacuum is on, or ``naptime`` is 0, it does nothing.
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ class Autovacuum:
         self.naptime = naptime
         self.vacuums = 0
         self.analyzes = 0
+        self.server_off = False
         self.active = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -46,7 +47,8 @@ class Autovacuum:
         import psycopg
 
         with psycopg.connect(self.conninfo) as conn:
-            self.active = conn.execute("SHOW autovacuum").fetchone()[0] == "off"  # type: ignore[index]
+            self.server_off = conn.execute("SHOW autovacuum").fetchone()[0] == "off"  # type: ignore[index]
+        self.active = self.server_off and self.naptime > 0
         if self.active:
             self._thread = threading.Thread(target=self._run, name="bench-autovacuum", daemon=True)
             self._thread.start()
@@ -59,8 +61,10 @@ class Autovacuum:
 
     def describe(self) -> str:
         """One line for the bench output."""
-        if not self.active:
+        if not self.server_off:
             return "autovacuum: the server's own (on)"
+        if not self.active:
+            return "autovacuum: off on the server and not emulated (--autovacuum-naptime 0)"
         text = (f"autovacuum: off on the server, emulated by the bench every {self.naptime:.0f}s "
                 f"({self.vacuums} vacuums, {self.analyzes} analyzes)")
         return text + (f"; stopped by {self.error}" if self.error else "")

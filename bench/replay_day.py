@@ -395,7 +395,7 @@ def main() -> int:
     parser.add_argument("--pgbench", action="store_true", help="also measure pgbench -N -c 2 -T 20")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--autovacuum-naptime", type=float, default=60.0,
-                        help="when the server's autovacuum is off, vacuum as it would every N seconds (bench/autovacuum.py)")
+                        help="when the server's autovacuum is off, vacuum as it would every N seconds (bench/autovacuum.py; 0: do not)")
     args = parser.parse_args()
 
     server_url = os.environ.get("CASEFLOW_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
