@@ -13,12 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from caseflow.effects import Effects
 from caseflow.errors import Conflict, NotFound, ValidationFailed
 from caseflow.models import Case, Center, Deadline, DutyLogEntry, Instruction, Person, RollCall, utcnow
 from caseflow.models.duty import LOG_TYPES
 from caseflow.security.actor import Actor
 from caseflow.services import transition
+from caseflow.services.unit_of_work import transaction
 from caseflow.workflow.engine import WorkflowCatalog
 
 from .common import DUTY_ROLES, as_int, current_shift, pin_deadline, require_role
@@ -92,8 +92,7 @@ def record(session: Session, catalog: WorkflowCatalog, center_id: int, type: str
         entry.asked_at = _aware(fields.get("asked_at"), "asked_at") or now
     if type == "urgent_document":
         entry.received_at = _aware(fields.get("received_at"), "received_at") or now
-    effects = Effects()
-    try:
+    with transaction(session) as effects:
         session.add(entry)
         session.flush()
         if type == "roll_call":
@@ -103,12 +102,6 @@ def record(session: Session, catalog: WorkflowCatalog, center_id: int, type: str
                              payload={"asked_at": entry.asked_at.isoformat()}, effects=effects, commit=False)
             due = entry.asked_at + timedelta(minutes=int_setting("ROLL_CALL_ANSWER_MIN"))
             pin_deadline(session, roll, "answer", due, effects)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        effects.discard()
-        raise
-    effects.dispatch()
     return entry
 
 

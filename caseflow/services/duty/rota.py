@@ -32,6 +32,7 @@ from caseflow.models import (
 from caseflow.models.duty import ASSIGNMENT_ROLES
 from caseflow.security.actor import Actor
 from caseflow.services import transition
+from caseflow.services.unit_of_work import transaction
 from caseflow.workflow.engine import WorkflowCatalog
 
 from .common import as_int, ledger_note, local, require_role, shift_bounds, tz
@@ -158,11 +159,10 @@ def generate_rota(
     day_rules = rules_for_days(
         session, center_id, all_days, marks={d: spec.get("kind", "holiday") for d, spec in special_days.items()},
         emergency_days=[d for d in all_days if horizon is not None and shift_bounds(d)[0] < horizon])
-    effects = Effects()
     shifts = []
     missing: list[ShiftRule] = []
     officer_cursor = leader_cursor = 0
-    try:
+    with transaction(session) as effects:
         for n, day in enumerate(all_days):
             starts_at, ends_at = shift_bounds(day)
             existing = session.execute(select(DutyShift).where(
@@ -195,12 +195,6 @@ def generate_rota(
             shifts.append(shift)
         if missing:
             raise LeaderRequired(missing, "leaders")
-        session.commit()
-    except BaseException:
-        session.rollback()
-        effects.discard()
-        raise
-    effects.dispatch()
     return shifts
 
 
