@@ -38,12 +38,13 @@ USERS: dict[str, str] = {
 # What each role's navigation bar offers (checked against the page by test_nav_is_covered).
 NAV: dict[str, list[str]] = {
     "liaison": ["/liaison", "/ledger/instructions"],
-    "dispatcher": ["/dispatch", "/reports/", "/patrol/", "/queues/"],
+    "dispatcher": ["/dispatch", "/reports/", "/patrol/", "/queues/", "/admin/time-limits"],
     "handler": ["/handler", "/patrol/"],
     "duty_lead": ["/duty", "/ledger/instructions", "/admin/notifications/dead", "/patrol/", "/duty/watch/"],
     "duty_officer": ["/duty", "/ledger/instructions", "/patrol/", "/duty/watch/"],
     "leader": ["/leader", "/ledger/instructions", "/reports/", "/queues/", "/duty/watch/"],
-    "admin": ["/admin", "/ledger/instructions", "/reports/", "/admin/notifications/dead", "/duty/watch/"],
+    "admin": ["/admin", "/ledger/instructions", "/reports/", "/admin/notifications/dead", "/duty/watch/",
+              "/admin/time-limits"],
 }
 
 # Pages reached from the landing pages rather than the bar; {case}, {instruction}, {return_case},
@@ -51,7 +52,7 @@ NAV: dict[str, list[str]] = {
 MORE: dict[str, list[str]] = {
     "liaison": ["/liaison/{instruction}"],
     "dispatcher": ["/dispatch/cases/{case}", "/dispatch/cases/{return_case}", "/patrol/cases/{case}",
-                   "/queues/escalated", "/queues/joint", "/admin/time-limits"],
+                   "/queues/escalated", "/queues/joint"],
     "handler": ["/handler/cases/{case}", "/handler/cases/{return_case}", "/handler/instructions/{instruction}",
                 ],  # not /patrol/cases/{case}: a handler opens only the patrol reports they made (404)
     "duty_lead": ["/duty/handover/", "/duty/handover/{handover}", "/duty/watch/handovers/{handover}/print"],
@@ -59,7 +60,7 @@ MORE: dict[str, list[str]] = {
     "leader": ["/leader/returns", "/leader/instructions/{instruction}", "/leader/items/case/{case}",
                "/leader/items/instruction/{instruction}", "/leader/items/return_request/{return_request}",
                "/leader/items/handover/{handover}", "/queues/escalated", "/queues/joint"],
-    "admin": ["/admin/import/", "/admin/returns", "/admin/calendar", "/admin/time-limits", "/admin/areas", "/admin/departments",
+    "admin": ["/admin/import/", "/admin/returns", "/admin/calendar", "/admin/areas", "/admin/departments",
               "/admin/categories", "/admin/people", "/admin/grids", "/admin/areas/new", "/admin/departments/new",
               "/admin/categories/new", "/admin/people/new", "/admin/grids/new", "/admin/areas/{area}",
               "/admin/departments/{department}", "/admin/categories/{category}", "/admin/people/{person}",
